@@ -1,0 +1,26 @@
+"""Interface of the sources stage: what to scan, turned into packages."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from nix_audit.models import Package, Skipped
+
+__all__ = ["PackageSource", "SourceResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceResult:
+    """Packages found by a source, and what it looked at but skipped (with the reason)."""
+
+    packages: tuple[Package, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+
+class PackageSource(ABC):
+    """One kind of input: store paths and closures, a profile, a list file, packages.json."""
+
+    @abstractmethod
+    def collect(self) -> SourceResult:
+        """Read the input; raise ``SourceError`` (or ``NixError``) with one clear line."""

@@ -1,0 +1,298 @@
+"""Command line: flags -> options -> pipeline -> report -> exit code.
+
+The only module that prints or exits. Exit codes follow the monitoring-plugin convention
+(Nagios plugin guidelines): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Every failure of the tool
+itself, including a usage error, is 3, so that it can never be read as a scan result.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TypeVar
+
+import click
+
+from nix_audit import __version__
+from nix_audit.errors import NixAuditError
+from nix_audit.models import IndexStatus, ScanResult, TriageStatus
+
+if TYPE_CHECKING:
+    from nix_audit.reporters.interface import Reporter
+
+__all__ = ["EXIT_CLEAN", "EXIT_FAILED", "EXIT_VULNERABLE", "EXIT_WHITELISTED", "exit_code", "main"]
+
+EXIT_CLEAN = 0
+EXIT_WHITELISTED = 1
+EXIT_VULNERABLE = 2
+EXIT_FAILED = 3
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def exit_code(result: ScanResult, *, show_whitelisted: bool) -> int:
+    """The one mapping from a scan's outcome to an exit code (vulnix's convention, issue #2)."""
+    statuses = {f.status for f in result.findings}
+    if TriageStatus.AFFECTED in statuses:
+        return EXIT_VULNERABLE
+    if show_whitelisted and TriageStatus.WHITELISTED in statuses:
+        return EXIT_WHITELISTED
+    return EXIT_CLEAN
+
+
+def _data_options(func: F) -> F:
+    """Flags shared by ``scan`` and ``db update``: where the index lives and where feeds are."""
+    func = click.option(
+        "--db",
+        "db_dir",
+        envvar="NIX_AUDIT_DB",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Index directory [env NIX_AUDIT_DB; default: $XDG_CACHE_HOME/nix-audit].",
+    )(func)
+    return click.option(
+        "-m",
+        "--mirror",
+        metavar="URL|DIR",
+        envvar="NIX_AUDIT_MIRROR",
+        help="NVD JSON 2.0 feed mirror, URL or folder [env NIX_AUDIT_MIRROR; default: the NVD].",
+    )(func)
+
+
+def _verbosity(func: F) -> F:
+    return click.option(
+        "-v", "--verbose", count=True, help="More detail (-vv: debug, tracebacks)."
+    )(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="nix-audit")
+def cli() -> None:
+    """Scan Nix derivations, closures and NixOS systems for published CVEs."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=str)
+@click.option("-S", "--system", is_flag=True, help="Scan the running NixOS system.")
+@click.option("-G", "--gc-roots", is_flag=True, help="Scan everything held by GC roots.")
+@click.option("-p", "--profile", "profiles", multiple=True, help="Scan a Nix profile.")
+@click.option(
+    "-f", "--from-file", "from_files", multiple=True, help="Paths, one per line, or packages.json."
+)
+@click.option("--buildtime", is_flag=True, help="Scan the build-time closure of the derivations.")
+@click.option("-R", "--no-requisites", is_flag=True, help="Scan only the given derivations.")
+@_data_options
+@click.option("--offline", is_flag=True, help="Never touch the network; use the index as it is.")
+@click.option(
+    "--max-age",
+    type=click.FloatRange(min=0),
+    default=6.0,
+    show_default=True,
+    help="Refresh the index first when it is older than this many hours.",
+)
+@click.option("-w", "--whitelist", "whitelists", multiple=True, help="Whitelist file or URL.")
+@click.option(
+    "-W",
+    "--write-whitelist",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a whitelist of all current findings to this file.",
+)
+@click.option("-j", "--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("-s", "--show-whitelisted", is_flag=True, help="Show whitelisted findings too.")
+@click.option("-D", "--show-description", is_flag=True, help="Show CVE descriptions.")
+@_verbosity
+def scan(
+    paths: tuple[str, ...],
+    system: bool,
+    gc_roots: bool,
+    profiles: tuple[str, ...],
+    from_files: tuple[str, ...],
+    buildtime: bool,
+    no_requisites: bool,
+    db_dir: Path | None,
+    mirror: str | None,
+    offline: bool,
+    max_age: float,
+    whitelists: tuple[str, ...],
+    write_whitelist: Path | None,
+    as_json: bool,
+    show_whitelisted: bool,
+    show_description: bool,
+    verbose: int,
+) -> int:
+    """Scan PATHS (.drv files, store paths, result links, profiles) for vulnerabilities."""
+    _setup_logging(verbose)
+    from nix_audit.pipeline import ScanOptions, default_db_dir, run_scan
+    from nix_audit.reporters.interface import ReportOptions
+    from nix_audit.sources.store import ClosureMode
+
+    if buildtime and no_requisites:
+        raise click.UsageError("--buildtime and --no-requisites exclude each other")
+    mode = (
+        ClosureMode.DIRECT
+        if no_requisites
+        else ClosureMode.BUILDTIME
+        if buildtime
+        else ClosureMode.RUNTIME
+    )
+    options = ScanOptions(
+        paths=paths,
+        system=system,
+        gc_roots=gc_roots,
+        profiles=profiles,
+        from_files=from_files,
+        mode=mode,
+        db_dir=db_dir or default_db_dir(),
+        mirror=mirror,
+        offline=offline,
+        max_age=timedelta(hours=max_age),
+        whitelists=whitelists,
+    )
+    result = run_scan(options)
+    if write_whitelist is not None:
+        from nix_audit.triage.whitelist import write_whitelist as write
+
+        write(result.findings, write_whitelist)
+    report = ReportOptions(
+        show_whitelisted=show_whitelisted, show_description=show_description, verbosity=verbose
+    )
+    reporter = _reporter("json" if as_json else "text")
+    click.echo(reporter.render(result, report), nl=False)
+    return exit_code(result, show_whitelisted=show_whitelisted)
+
+
+def _reporter(name: str) -> Reporter:
+    """The reporter for a format name; imported lazily to keep start-up fast."""
+    if name == "json":
+        from nix_audit.reporters.json import JsonReporter
+
+        return JsonReporter()
+    from nix_audit.reporters.text import TextReporter
+
+    return TextReporter()
+
+
+@cli.group()
+def db() -> None:
+    """Manage the local advisory index."""
+
+
+@db.command("update")
+@_data_options
+@click.option("--full", is_flag=True, help="Re-check every yearly feed, not only 'modified'.")
+@_verbosity
+def db_update(db_dir: Path | None, mirror: str | None, full: bool, verbose: int) -> int:
+    """Fetch new and changed CVE records (conditional requests) into the index."""
+    _setup_logging(verbose)
+    from nix_audit.advisories.fetch import feed_source_for
+    from nix_audit.advisories.update import update_index
+    from nix_audit.pipeline import default_db_dir
+
+    with feed_source_for(mirror) as source:
+        report = update_index(db_dir or default_db_dir(), source, now=datetime.now(UTC), full=full)
+    click.echo(report.summary())
+    return EXIT_CLEAN
+
+
+@db.command("status")
+@click.option(
+    "--db", "db_dir", envvar="NIX_AUDIT_DB", type=click.Path(file_okay=False, path_type=Path)
+)
+@click.option("-j", "--json", "as_json", is_flag=True, help="JSON output.")
+def db_status(db_dir: Path | None, as_json: bool) -> int:
+    """Show the index: feeds, record count, last update and age."""
+    from nix_audit.advisories.index import INDEX_FILE, AdvisoryIndex
+    from nix_audit.pipeline import default_db_dir
+
+    with AdvisoryIndex((db_dir or default_db_dir()) / INDEX_FILE) as index:
+        status = index.status()
+    click.echo(_format_status(status, datetime.now(UTC), as_json=as_json))
+    return EXIT_CLEAN
+
+
+def _format_status(status: IndexStatus, now: datetime, *, as_json: bool) -> str:
+    age = status.age_hours(now)
+    if as_json:
+        import json
+
+        feeds = [
+            {
+                "name": f.name,
+                "etag": f.etag,
+                "last_modified": f.last_modified,
+                "feed_timestamp": f.feed_timestamp,
+                "fetched_at": f.fetched_at.isoformat() if f.fetched_at else None,
+                "records": f.records,
+            }
+            for f in status.feeds
+        ]
+        return json.dumps(
+            {
+                "path": status.path,
+                "records": status.records,
+                "last_update": status.last_update.isoformat() if status.last_update else None,
+                "age_hours": age,
+                "source": status.source,
+                "feeds": feeds,
+            },
+            indent=2,
+        )
+    lines = [
+        f"index:       {status.path}",
+        f"source:      {status.source or '-'}",
+        f"records:     {status.records}",
+        f"last update: {status.last_update.isoformat() if status.last_update else 'never'}",
+        f"age:         {'-' if age is None else f'{age:.1f} hours'}",
+        f"feeds:       {len(status.feeds)}",
+    ]
+    lines += [
+        f"  {f.name:<9} {f.records:>7} records  feed timestamp {f.feed_timestamp or '-'}"
+        for f in sorted(status.feeds, key=lambda f: f.name)
+    ]
+    return "\n".join(lines)
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.DEBUG if verbosity >= 2 else logging.INFO if verbosity == 1 else logging.WARNING
+    logging.basicConfig(level=level, format="nix-audit: %(levelname)s: %(message)s")
+    _VERBOSITY[0] = verbosity
+
+
+# -vv shows tracebacks of failures; remembered here because errors surface outside the command.
+_VERBOSITY = [0]
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point of the ``nix-audit`` command."""
+    sys.exit(_run(list(sys.argv[1:] if argv is None else argv)))
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        rv = cli.main(argv, prog_name="nix-audit", standalone_mode=False)
+    except click.exceptions.Exit as e:  # --help, --version
+        return int(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        return EXIT_FAILED
+    except click.exceptions.Abort:
+        click.echo("nix-audit: error: interrupted", err=True)
+        return EXIT_FAILED
+    except NixAuditError as e:
+        _fail(str(e), e)
+        return EXIT_FAILED
+    except Exception as e:  # a crash must still exit 3, never look like a scan result
+        _fail(f"internal error: {type(e).__name__}: {e}", e)
+        return EXIT_FAILED
+    return rv if isinstance(rv, int) else EXIT_CLEAN
+
+
+def _fail(message: str, error: BaseException) -> None:
+    if _VERBOSITY[0] >= 2:
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    first_line = message.splitlines()[0] if message else type(error).__name__
+    click.echo(f"nix-audit: error: {first_line}", err=True)

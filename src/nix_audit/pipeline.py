@@ -1,0 +1,150 @@
+"""The stages wired together: options -> sources -> index -> matcher -> triage -> ScanResult.
+
+Nothing here prints or exits; ``cli.py`` turns options into a :class:`ScanOptions`, calls
+:func:`run_scan` and renders the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from nix_audit.advisories.fetch import feed_source_for
+from nix_audit.advisories.http import download_text
+from nix_audit.advisories.index import INDEX_FILE, AdvisoryIndex
+from nix_audit.advisories.update import update_index
+from nix_audit.errors import FeedError, IndexError_, SourceError
+from nix_audit.matching.interface import Matcher
+from nix_audit.matching.name_matcher import NameMatcher
+from nix_audit.models import IndexStatus, Package, ScanResult, Skipped
+from nix_audit.sources.interface import PackageSource
+from nix_audit.sources.listfile import ListFileSource
+from nix_audit.sources.nix import NixStore
+from nix_audit.sources.profiles import ProfileSource
+from nix_audit.sources.store import ClosureMode, StorePathSource
+from nix_audit.sources.system import GcRootsSource, SystemSource
+from nix_audit.triage.apply import triage
+from nix_audit.triage.whitelist import load_whitelists
+
+__all__ = ["ScanOptions", "default_db_dir", "ensure_index", "run_scan"]
+
+log = logging.getLogger(__name__)
+
+#: ``scan`` refreshes the index by itself when it is older than this (issue #2). The NVD
+#: regenerates its ``modified`` feed about every two hours; vulnix ran every six.
+DEFAULT_MAX_AGE = timedelta(hours=6)
+
+
+def default_db_dir() -> Path:
+    """``$XDG_CACHE_HOME/nix-audit``, else ``~/.cache/nix-audit`` (XDG Base Directory spec)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "nix-audit"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    """What to scan, against which data, with which triage: the flags of ``scan``."""
+
+    paths: tuple[str, ...] = ()
+    system: bool = False
+    gc_roots: bool = False
+    profiles: tuple[str, ...] = ()
+    from_files: tuple[str, ...] = ()
+    mode: ClosureMode = ClosureMode.RUNTIME
+    db_dir: Path = field(default_factory=default_db_dir)
+    mirror: str | None = None
+    offline: bool = False
+    max_age: timedelta = DEFAULT_MAX_AGE
+    whitelists: tuple[str, ...] = ()
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult:
+    """Run one scan end to end; raises ``NixAuditError`` subclasses on failure."""
+    whitelist = load_whitelists(options.whitelists, fetch_text=download_text)
+    packages, skipped = collect_packages(_sources(options))
+    warnings: list[str] = []
+    ensure_index(options, warnings)
+    with AdvisoryIndex(options.db_dir / INDEX_FILE) as index:
+        findings = (matcher or NameMatcher()).match(packages, index)
+        details = index.details({f.cve_id for f in findings})
+        status = index.status()
+    triaged = triage(findings, details, whitelist, today=options.now.date())
+    return ScanResult(
+        packages=tuple(packages),
+        findings=tuple(triaged),
+        index=status,
+        skipped=tuple(skipped),
+        warnings=tuple(warnings),
+        scanned_at=options.now,
+    )
+
+
+def _sources(options: ScanOptions) -> list[PackageSource]:
+    """One source per kind of input given; at least one input is required."""
+    nix = NixStore()
+    mode = options.mode
+    sources: list[PackageSource] = []
+    if options.paths:
+        sources.append(StorePathSource(options.paths, mode=mode, nix=nix))
+    if options.system:
+        sources.append(SystemSource(mode=mode, nix=nix))
+    if options.gc_roots:
+        sources.append(GcRootsSource(mode=mode, nix=nix))
+    sources.extend(ProfileSource(p, mode=mode, nix=nix) for p in options.profiles)
+    sources.extend(ListFileSource(f, mode=mode, nix=nix) for f in options.from_files)
+    if not sources:
+        raise SourceError("nothing to scan: give a PATH, --system, --gc-roots, -p or -f")
+    return sources
+
+
+def collect_packages(sources: Sequence[PackageSource]) -> tuple[list[Package], list[Skipped]]:
+    """All packages of all sources, each package once (the first source that names it wins)."""
+    seen: dict[str, Package] = {}
+    skipped: list[Skipped] = []
+    for source in sources:
+        result = source.collect()
+        for package in result.packages:
+            seen.setdefault(package.key, package)
+        skipped.extend(result.skipped)
+    return list(seen.values()), skipped
+
+
+def ensure_index(options: ScanOptions, warnings: list[str]) -> None:
+    """Refresh the index when it is missing or older than ``max_age`` (never when offline).
+
+    A failed refresh of an existing index is a warning: the previous index stays valid and is
+    used (issue #6). A failed first load is an error: there is nothing to scan against.
+    """
+    status = _index_status(options.db_dir)
+    if options.offline:
+        if status is None:
+            raise IndexError_(
+                f"{options.db_dir / INDEX_FILE}: no advisory index and --offline given; "
+                "run 'nix-audit db update' first"
+            )
+        return
+    age = status.age_hours(options.now) if status else None
+    if age is not None and age * 3600 < options.max_age.total_seconds():
+        return
+    try:
+        with feed_source_for(options.mirror) as source:
+            update_index(options.db_dir, source, now=options.now)
+    except FeedError as e:
+        if status is None:
+            raise
+        warnings.append(f"index update failed, using the previous index: {e}")
+        log.warning("index update failed, using the previous index: %s", e)
+
+
+def _index_status(db_dir: Path) -> IndexStatus | None:
+    """The index's status, or None when there is no usable index yet."""
+    try:
+        with AdvisoryIndex(db_dir / INDEX_FILE) as index:
+            return index.status()
+    except IndexError_:
+        return None

@@ -1,0 +1,61 @@
+"""The realistic inputs of the scan benchmarks, drawn from ``../shared/data/nixpkgs``."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from _measure import OUT, nix_audit_command, run_measured
+
+NIXPKGS_FILE = "nixpkgs/nix-index-storepaths-x86_64-linux-2026.5.3.jsonl.gz"
+NIX_CONFIG = "sandbox = false\nsubstituters =\nexperimental-features = nix-command\n"
+
+
+def nixpkgs_names(shared: Path) -> Iterator[str]:
+    """Every store-path record's derivation name (the output suffix, as in ``-dev``, removed)."""
+    with gzip.open(shared / NIXPKGS_FILE, "rt") as lines:
+        for line in lines:
+            record = json.loads(line)
+            name, output = record["name"], record["origin"]["output"]
+            if output != "out" and name.endswith("-" + output):
+                name = name[: -len(output) - 1]
+            yield name
+
+
+def sample_names(shared: Path, count: int, seed: int = 2026) -> list[str]:
+    """``count`` distinct names, the same ones on every run (seeded sample of sorted names)."""
+    names = sorted(set(nixpkgs_names(shared)))
+    return sorted(random.Random(seed).sample(names, count))  # noqa: S311 - a sample, not a secret
+
+
+def build_index(shared: Path) -> Path:
+    """An index of every yearly feed plus ``modified`` in bench/out/db (built once, reused)."""
+    db = OUT / "db"
+    if not (db / "index.sqlite").exists():
+        argv = [*nix_audit_command(), "db", "update", "--db", str(db), "--mirror"]
+        run_measured([*argv, str(shared / "nvd")])
+    return db
+
+
+def instantiate(names: list[str], workdir: Path, env: dict[str, str]) -> list[str]:
+    """Write one trivial derivation per name and instantiate them all with one nix-instantiate."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    items = "\n".join(f'  (mk "{name}")' for name in names if '"' not in name and "$" not in name)
+    expr = (
+        "let mk = name: derivation { inherit name; system = builtins.currentSystem;\n"
+        '  builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; benchSalt = "nix-audit-bench"; };\n'
+        f"in [\n{items}\n]\n"
+    )
+    (workdir / "store.nix").write_text(expr)
+    done = subprocess.run(
+        ["nix-instantiate", str(workdir / "store.nix")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return done.stdout.split()

@@ -289,8 +289,12 @@ class _Handler(BaseHTTPRequestHandler):
             file = _resolve(owner.root, path)
             if file is None:
                 return _status_plan(Fault(status=404))
-            plan = _file_plan(owner, file, self.headers.get("If-None-Match"),
-                              self.headers.get("If-Modified-Since"))
+            plan = _file_plan(
+                owner,
+                file,
+                self.headers.get("If-None-Match"),
+                self.headers.get("If-Modified-Since"),
+            )
             if plan.status == 304:
                 return plan
             plan = self._maybe_gzip(owner, path, plan)
@@ -361,8 +365,9 @@ def _status_plan(fault: Fault) -> _Plan:
     return _Plan(status, headers, body)
 
 
-def _file_plan(owner: FeedServer, file: Path, if_none_match: str | None,
-               if_modified_since: str | None) -> _Plan:
+def _file_plan(
+    owner: FeedServer, file: Path, if_none_match: str | None, if_modified_since: str | None
+) -> _Plan:
     body = file.read_bytes()
     mtime = file.stat().st_mtime
     headers = {"Content-Type": _file_type(file)}
@@ -377,8 +382,9 @@ def _file_plan(owner: FeedServer, file: Path, if_none_match: str | None,
     return _Plan(200, headers, body)
 
 
-def _not_modified(etag: str | None, mtime: int | None, if_none_match: str | None,
-                  if_modified_since: str | None) -> bool:
+def _not_modified(
+    etag: str | None, mtime: int | None, if_none_match: str | None, if_modified_since: str | None
+) -> bool:
     """RFC 9110, 13.2.2: If-None-Match decides when present; else If-Modified-Since."""
     if if_none_match is not None:
         if etag is None:

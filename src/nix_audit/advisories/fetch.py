@@ -14,8 +14,6 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -116,17 +114,6 @@ class HttpFeedSource(FeedSource):
             self._client.close()
             self._client = None
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def _get_client(self) -> httpx.Client:
         if self._client is None:
             self._client = http_client(self._timeout)
@@ -139,6 +126,7 @@ class FolderFeedSource(FeedSource):
     The validators are synthetic: an ETag built from the file's modification time and size,
     so an untouched file counts as not modified. The feed is hard-linked into ``dest_dir``
     when both are on one filesystem, else copied, so the caller may delete it either way.
+    It holds nothing open; ``close()`` and ``with`` exist so every source is used alike.
     """
 
     def __init__(self, folder: Path | str) -> None:
@@ -175,6 +163,7 @@ def feed_source_for(mirror: str | None, *, timeout: float = 30.0) -> FeedSource:
 
     None -> the NVD; ``http://``/``https://`` URL -> :class:`HttpFeedSource`; ``file://``
     URL or an existing folder -> :class:`FolderFeedSource`; anything else -> ``FeedError``.
+    Either is a context manager: ``with feed_source_for(mirror) as source: ...``.
     """
     if mirror is None:
         return HttpFeedSource(NVD_FEED_URL, timeout=timeout)

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 from nix_audit.models import AdvisoryDetails, AdvisoryRecord
 
@@ -34,7 +34,19 @@ class FeedFetch:
 
 
 class FeedSource(ABC):
-    """Where NVD JSON 2.0 feeds come from: the NVD itself, a mirror URL or a local folder."""
+    """Where NVD JSON 2.0 feeds come from: the NVD itself, a mirror URL or a local folder.
+
+    A source may hold a connection pool; use it in a ``with`` block (or call ``close()``).
+    """
+
+    def close(self) -> None:  # noqa: B027 - a no-op by default: folder sources hold nothing
+        """Release what the source holds open."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     @abstractmethod

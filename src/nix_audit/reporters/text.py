@@ -1,0 +1,197 @@
+"""Plain-text report: vulnix's layout, made clearer.
+
+A header with the number of vulnerable derivations, one block per package (worst CVSS score
+first) with a table of CVE, score and severity, and a footer saying how old the advisory
+data is. Whitelisted findings appear with ``-s``, patched ones and the matching evidence with
+``-v``. Every string that came from a feed or a derivation passes through ``clean_text``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime
+
+from nix_audit.models import IndexStatus, ScanResult, TriagedFinding, TriageStatus
+from nix_audit.reporters import PackageFindings, clean_text, group_findings, score_text
+from nix_audit.reporters.interface import Reporter, ReportOptions
+
+__all__ = ["NVD_DETAIL_URL", "TextReporter"]
+
+NVD_DETAIL_URL = "https://nvd.nist.gov/vuln/detail/"
+_RULE = "-" * 72
+_CVE_WIDTH = 16  # "CVE-2021-1234567"; longer ids push the row, they are not cut
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+class TextReporter(Reporter):
+    """The human-readable report (the default output of ``nix-audit scan``)."""
+
+    def __init__(self, width: int = 72) -> None:
+        self.width = width
+
+    def render(self, result: ScanResult, options: ReportOptions) -> str:
+        groups = group_findings(result.findings)
+        shown = sorted((g for g in groups if _visible(g, options)), key=_package_order)
+        lines = [f"warning: {clean_text(w)}" for w in result.warnings]
+        lines += _header(result, groups, options)
+        for group in shown:
+            lines += self._block(group, options)
+        lines += _skipped(result, options)
+        lines += _footer(result.index, result.scanned_at, options)
+        return "\n".join(lines) + "\n"
+
+    def _block(self, group: PackageFindings, options: ReportOptions) -> list[str]:
+        """One package: its identity, then its findings by status."""
+        package = group.package
+        lines = ["", _RULE, clean_text(package.name)]
+        if package.derivation:
+            lines.append(f"derivation: {clean_text(package.derivation)}")
+        if package.store_path:
+            lines.append(f"store path: {clean_text(package.store_path)}")
+        lines.append(f"closure: {package.closure.value}")
+        sections: list[tuple[str, tuple[TriagedFinding, ...]]] = [
+            ("", group.with_status(TriageStatus.AFFECTED))
+        ]
+        if options.show_whitelisted:
+            sections.append(("Whitelisted:", group.with_status(TriageStatus.WHITELISTED)))
+        if options.verbosity >= 1:
+            sections.append(("Patched:", group.with_status(TriageStatus.PATCHED)))
+        for title, findings in sections:
+            if findings:
+                lines.append("")
+                lines += [title] if title else []
+                lines.append(_row("CVE", "SCORE", "SEVERITY"))
+                for triaged in findings:
+                    lines += self._finding(triaged, options)
+        return lines
+
+    def _finding(self, triaged: TriagedFinding, options: ReportOptions) -> list[str]:
+        """A table row, then the indented details the options ask for."""
+        details = triaged.details
+        severity = clean_text(details.severity) if details.severity else "-"
+        lines = [_row(clean_text(triaged.finding.cve_id), score_text(triaged), severity)]
+        if triaged.status is not TriageStatus.AFFECTED:
+            lines += self._wrap(f"reason: {triaged.reason or triaged.status.value}")
+            if triaged.issue_url:
+                lines.append(f"    issue: {clean_text(triaged.issue_url)}")
+        if options.show_description:
+            lines += self._wrap(details.description or "(no description)")
+        if options.verbosity >= 1:
+            finding = triaged.finding
+            lines.append(f"    {NVD_DETAIL_URL}{clean_text(finding.cve_id)}")
+            evidence = f"matched: {finding.criteria}"
+            if finding.version_range:
+                evidence += f", versions {finding.version_range}"
+            lines += self._wrap(evidence)
+            lines.append(
+                f"    mapping: {clean_text(finding.mapping)}, "
+                f"confidence: {finding.confidence.value}"
+            )
+        return lines
+
+    def _wrap(self, text: str) -> list[str]:
+        """Cleaned text wrapped under a row, indented by four spaces."""
+        return textwrap.wrap(
+            clean_text(text),
+            width=self.width,
+            initial_indent="    ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+            break_long_words=False,  # keep CPE names and URLs whole, even when too long
+        )
+
+
+def _row(cve: str, score: str, severity: str) -> str:
+    return f"{cve:<{_CVE_WIDTH}} {score:>5}  {severity}"
+
+
+def _visible(group: PackageFindings, options: ReportOptions) -> bool:
+    """Does the package have anything these options show?"""
+    statuses = {f.status for f in group.findings}
+    return (
+        TriageStatus.AFFECTED in statuses
+        or (options.show_whitelisted and TriageStatus.WHITELISTED in statuses)
+        or (options.verbosity >= 1 and TriageStatus.PATCHED in statuses)
+    )
+
+
+def _package_order(group: PackageFindings) -> tuple[int, float, str, str]:
+    """Affected packages first, worst score first (unscored last), then by name and key."""
+    affected = bool(group.with_status(TriageStatus.AFFECTED))
+    worst = group.worst_score(TriageStatus.AFFECTED if affected else None)
+    return (
+        0 if affected else 1,
+        -worst if worst is not None else 1.0,
+        group.package.name,
+        group.package.key,
+    )
+
+
+def _header(result: ScanResult, groups: list[PackageFindings], options: ReportOptions) -> list[str]:
+    """What the scan found, in a sentence or three."""
+    vulnerable = sum(1 for g in groups if g.with_status(TriageStatus.AFFECTED))
+    whitelisted_only = sum(
+        1
+        for g in groups
+        if g.with_status(TriageStatus.WHITELISTED) and not g.with_status(TriageStatus.AFFECTED)
+    )
+    patched = sum(len(g.with_status(TriageStatus.PATCHED)) for g in groups)
+    if vulnerable:
+        lines = [f"{_plural(vulnerable, 'derivation')} with active advisories"]
+    else:
+        lines = [f"Found no active advisories in {_plural(len(result.packages), 'package')}."]
+    if whitelisted_only and not options.show_whitelisted:
+        lines.append(
+            f"{_plural(whitelisted_only, 'derivation')} left out due to whitelisting"
+            " (shown with --show-whitelisted)"
+        )
+    if patched and options.verbosity < 1:
+        lines.append(
+            f"{_plural(patched, 'CVE')} left out because a patch named after them is applied"
+            " (shown with -v)"
+        )
+    return lines
+
+
+def _skipped(result: ScanResult, options: ReportOptions) -> list[str]:
+    """Inputs deliberately not scanned, with why (shown with -v)."""
+    if options.verbosity < 1 or not result.skipped:
+        return []
+    lines = ["", f"Skipped {_plural(len(result.skipped), 'input')}:"]
+    lines += [f"  {clean_text(s.what)}: {clean_text(s.reason)}" for s in result.skipped]
+    return lines
+
+
+def _footer(
+    index: IndexStatus | None, scanned_at: datetime | None, options: ReportOptions
+) -> list[str]:
+    """Where the advisory data came from and how old it was at scan time."""
+    if index is None:
+        return []
+    if index.last_update is None:
+        updated = "never updated"
+    else:
+        updated = f"updated {_utc(index.last_update):%Y-%m-%d %H:%M} UTC"
+        if scanned_at is not None:
+            age = (_utc(scanned_at) - _utc(index.last_update)).total_seconds() / 3600
+            updated += f" ({_age(age)} before this scan)"
+    lines = ["", f"Advisory index: {index.records:,} records, {updated}"]
+    if options.verbosity >= 1:
+        lines.append(f"  path: {clean_text(index.path)}")
+        if index.source:
+            lines.append(f"  source: {clean_text(index.source)}")
+    return lines
+
+
+def _utc(moment: datetime) -> datetime:
+    """An aware time in UTC; a naive one is taken to be UTC already."""
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _age(hours: float) -> str:
+    if hours < 48:
+        return f"{hours:.1f} hours"
+    return f"{hours / 24:.1f} days"

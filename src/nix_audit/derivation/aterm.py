@@ -129,7 +129,8 @@ def _input_drvs(text: str, start: int, end: int) -> tuple[tuple[str, tuple[str, 
             for path, names in _INPUT_DRV_RE.findall(section)
         )
     # Split at the quotes: even pieces are punctuation, odd pieces strings. A string right
-    # after an opening "(" is a derivation path; the others are its output names.
+    # after an opening "(" is a derivation path; the others are its output names. There is
+    # one more punctuation piece than strings (the tail), hence strict=False.
     parts = section.split('"')
     entries: list[tuple[str, list[str]]] = []
     for punctuation, value in zip(parts[0::2], parts[1::2], strict=False):

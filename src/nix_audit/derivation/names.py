@@ -16,8 +16,8 @@ _VERSION_DASH_RE = re.compile(r"-(?=[^A-Za-z])", re.DOTALL)
 # A store path is <store dir>/<hash>-<name> (Nix manual, "Store Path"): the hash is 32
 # characters of Nix's base32 alphabet (digits and lower-case letters without e, o, u, t), and
 # a name uses only letters, digits and "+-._?=". The store dir is /nix/store by default but
-# may be anything (NIX_STORE_DIR), so any absolute directory is accepted.
-_STORE_PATH_RE = re.compile(r"/(?:[^/]+/)*[0-9a-df-np-sv-z]{32}-([A-Za-z0-9+\-._?=]+)/?")
+# may be anything (NIX_STORE_DIR), so any absolute directory other than "/" is accepted.
+_STORE_PATH_RE = re.compile(r"/(?:[^/]+/)+[0-9a-df-np-sv-z]{32}-([A-Za-z0-9+\-._?=]+)/?")
 
 
 def parse_drv_name(name: str) -> tuple[str, str]:

@@ -1,0 +1,104 @@
+"""One derivation to one package to scan, or to a reason for not scanning it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+
+from nix_audit.derivation.aterm import Derivation
+from nix_audit.derivation.attrs import derivation_attrs
+from nix_audit.derivation.names import parse_drv_name, store_path_name
+from nix_audit.derivation.patches import patched_cves
+from nix_audit.errors import DerivationError
+from nix_audit.models import Closure, Package, Skipped
+
+__all__ = ["package_from_derivation"]
+
+# Derivations whose output is an input to a build rather than installed software: source
+# archives (fetchurl names them after the file), patches, and fetchFromGitHub & co., whose
+# output is named "source" or "<repo>-source". Matching their names against CPEs would report
+# the package a second time (or report a patch as the vulnerable program), so they are skipped,
+# as vulnix does.
+_SOURCE_SUFFIXES = (
+    ".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".zip", ".patch", ".diff", ".tar",
+    ".gem", ".jar", ".whl", ".deb", ".rpm",
+    "-source",
+)  # fmt: skip
+_SOURCE_NAMES = frozenset({"source"})
+
+
+def _skip_reason(drv: Derivation, name: str, version: str) -> str | None:
+    """Why ``drv`` is not a package to scan, or None when it is one."""
+    # A fixed-output derivation (outputHash set: Nix manual, "Advanced Attributes") is a
+    # fetcher: its content is known in advance, so it is a download, not a built program.
+    if any(output.hash_algo or output.hash for output in drv.outputs):
+        return "fixed-output derivation (a download)"
+    if name in _SOURCE_NAMES or name.endswith(_SOURCE_SUFFIXES):
+        return f"source or patch, not a package: {name}"
+    if not version:
+        return f"no version in name {name!r}"
+    return None
+
+
+def _attr(attrs: Mapping[str, object], key: str) -> str:
+    """A string attribute, or "" when it is missing or not a string."""
+    value = attrs.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _fallback_name(drv: Derivation) -> str:
+    """The name from the ``.drv`` file name, for a derivation without a ``name`` attribute."""
+    try:
+        return store_path_name(drv.path)
+    except DerivationError:
+        return PurePosixPath(drv.path).name.removesuffix(".drv")
+
+
+def _identity(attrs: Mapping[str, object], name: str) -> tuple[str, str]:
+    """(pname, version): the attributes when set, else what ``parseDrvName`` gives.
+
+    ``version`` alone is common (``name = "xercesc"; version = "3.2.3"``); then the name,
+    minus a ``-<version>`` suffix, is the pname, as vulnix does.
+    """
+    parsed_pname, parsed_version = parse_drv_name(name)
+    version = _attr(attrs, "version") or parsed_version
+    pname = _attr(attrs, "pname")
+    if not pname:
+        suffix = f"-{version}"
+        pname = name.removesuffix(suffix) if version and name.endswith(suffix) else parsed_pname
+    return pname, version
+
+
+def _default_store_path(drv: Derivation) -> str | None:
+    """The ``out`` output's path, else the first output's, else None."""
+    for output in drv.outputs:
+        if output.name == "out":
+            return output.path
+    return drv.outputs[0].path if drv.outputs else None
+
+
+def package_from_derivation(
+    drv: Derivation,
+    *,
+    closure: Closure = Closure.RUNTIME,
+    store_path: str | None = None,
+) -> Package | Skipped:
+    """The package ``drv`` builds, or ``Skipped`` for fetchers, sources, patches, no version.
+
+    Raises ``DerivationError`` only for bad structured attributes (``__json``).
+    """
+    attrs = derivation_attrs(drv)
+    name = _attr(attrs, "name") or _fallback_name(drv)
+    pname, version = _identity(attrs, name)
+    reason = _skip_reason(drv, name, version)
+    if reason is not None:
+        return Skipped(what=drv.path, reason=reason)
+    return Package(
+        name=name,
+        pname=pname,
+        version=version,
+        derivation=drv.path,
+        store_path=store_path if store_path is not None else _default_store_path(drv),
+        closure=closure,
+        patched_cves=patched_cves(attrs),
+    )

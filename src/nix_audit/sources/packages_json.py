@@ -1,0 +1,159 @@
+"""nixpkgs package metadata as JSON: scanning without a Nix store (no Nix needed).
+
+Accepted shapes: ``nix-env -qa --json --meta`` output (``{attr: pkg}``), the channel's
+``packages.json`` (``{"version": 2, "packages": {attr: pkg}}``) and a plain list of packages.
+A package has ``name`` (required) and optionally ``pname``, ``version``, ``patches``,
+``known_vulnerabilities``, ``drvPath``, ``outputs`` and ``meta`` (``knownVulnerabilities``,
+``identifiers``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import msgspec
+
+from nix_audit.derivation import cves_in_name, parse_drv_name
+from nix_audit.errors import SourceError
+from nix_audit.models import Package, Skipped
+from nix_audit.sources.interface import PackageSource, SourceResult
+
+__all__ = ["PackagesJsonSource", "cpe_from_parts", "package_from_metadata"]
+
+# CPE 2.3 formatted string binding (NISTIR 7695, section 6.2): eleven attributes in this order
+# after the "cpe:2.3" prefix. nixpkgs' meta.identifiers.cpeParts uses the same names
+# (pkgs/stdenv/generic/check-meta.nix).
+_CPE_ATTRIBUTES = (
+    "part", "vendor", "product", "version", "update", "edition", "language",
+    "sw_edition", "target_sw", "target_hw", "other",
+)  # fmt: skip
+
+
+class PackagesJsonSource(PackageSource):
+    """Packages described by a nixpkgs metadata JSON file."""
+
+    def __init__(self, file: str | Path) -> None:
+        self.file = Path(file)
+
+    def collect(self) -> SourceResult:
+        """Read the file; ``SourceError`` names the file and line (bad JSON) or the entry."""
+        packages: dict[Package, None] = {}
+        skipped: list[Skipped] = []
+        for label, entry in _entries(_load(self.file), self.file):
+            found = package_from_metadata(entry, where=f"{self.file}: {label}")
+            if isinstance(found, Skipped):
+                skipped.append(found)
+            else:
+                packages.setdefault(found)
+        ordered = sorted(packages, key=lambda p: (p.name, p.key))
+        return SourceResult(packages=tuple(ordered), skipped=tuple(skipped))
+
+
+def package_from_metadata(entry: Mapping[str, object], *, where: str) -> Package | Skipped:
+    """One package's metadata to a ``Package``; ``where`` names the entry in errors."""
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise SourceError(f"{where}: package has no 'name'")
+    parsed_pname, parsed_version = parse_drv_name(name)
+    pname = _string(entry.get("pname")) or parsed_pname
+    version = _string(entry.get("version")) or parsed_version
+    if not version:
+        return Skipped(what=where, reason=f"no version in name {name!r}")
+    meta = entry.get("meta")
+    meta = meta if isinstance(meta, Mapping) else {}
+    outputs = entry.get("outputs")
+    return Package(
+        name=name,
+        pname=pname,
+        version=version,
+        derivation=_string(entry.get("drvPath")) or None,
+        store_path=_string(outputs.get("out")) if isinstance(outputs, Mapping) else None,
+        patched_cves=frozenset(
+            cve for p in _strings(entry.get("patches")) for cve in cves_in_name(p)
+        ),
+        known_vulnerabilities=tuple(
+            _strings(entry.get("known_vulnerabilities"))
+            or _strings(meta.get("knownVulnerabilities"))
+        ),
+        cpes=_cpes(meta.get("identifiers")),
+    )
+
+
+def cpe_from_parts(parts: Mapping[str, object]) -> str | None:
+    """A CPE 2.3 formatted string from ``cpeParts``, or None when a part is missing.
+
+    nixpkgs builds ``meta.identifiers.cpe`` the same way and only when every part is known
+    (check-meta.nix ``hasAllCPEParts``): a CPE with a guessed vendor or version would match
+    the wrong products.
+    """
+    values = [parts.get(attribute) for attribute in _CPE_ATTRIBUTES]
+    if not all(isinstance(value, str) and value for value in values):
+        return None
+    return "cpe:2.3:" + ":".join(str(value) for value in values)
+
+
+def _cpes(identifiers: object) -> tuple[str, ...]:
+    """Exact CPEs first (``cpe``, complete ``cpeParts``), then ``possibleCPEs``, each once."""
+    if not isinstance(identifiers, Mapping):
+        return ()
+    found: dict[str, None] = {}
+    if cpe := _string(identifiers.get("cpe")):
+        found.setdefault(cpe)
+    parts = identifiers.get("cpeParts")
+    if isinstance(parts, Mapping) and (built := cpe_from_parts(parts)):
+        found.setdefault(built)
+    possible = identifiers.get("possibleCPEs")
+    for candidate in possible if isinstance(possible, list) else []:
+        # Each entry is {"cpe": "...", "cpeParts": {...}}; a bare string is taken as is.
+        value = candidate.get("cpe") if isinstance(candidate, Mapping) else candidate
+        if cpe := _string(value):
+            found.setdefault(cpe)
+    return tuple(found)
+
+
+def _string(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _strings(value: object) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _load(file: Path) -> object:
+    """Decode the file: msgspec for speed (a full nixpkgs is 100+ MB), json for the position."""
+    try:
+        data = file.read_bytes()
+    except OSError as e:
+        raise SourceError(f"{file}: cannot read: {e.strerror}") from e
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError as fast_error:
+        # msgspec names only a byte offset; the standard decoder names line and column.
+        try:
+            json.loads(data)
+        except json.JSONDecodeError as e:
+            raise SourceError(f"{file}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from e
+        except UnicodeDecodeError as e:
+            raise SourceError(f"{file}: not UTF-8 text (byte {e.start})") from e
+        raise SourceError(f"{file}: invalid JSON: {fast_error}") from fast_error
+
+
+def _entries(data: object, file: Path) -> Iterator[tuple[str, Mapping[str, object]]]:
+    """(label, package object) for each package, whatever the outer shape."""
+    if isinstance(data, dict):
+        inner = data.get("packages")
+        # The channel's packages.json wraps the attribute set; a package named by attribute
+        # "packages" would itself carry a "name".
+        if isinstance(inner, dict) and "name" not in inner:
+            data = inner
+        items: list[tuple[str, object]] = [(f"attribute {k!r}", v) for k, v in data.items()]
+    elif isinstance(data, list):
+        items = [(f"entry {i}", v) for i, v in enumerate(data)]
+    else:
+        raise SourceError(f"{file}: expected an object or a list of packages")
+    for label, entry in items:
+        if not isinstance(entry, dict):
+            raise SourceError(f"{file}: {label} is not an object")
+        yield label, entry

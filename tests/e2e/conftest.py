@@ -47,6 +47,13 @@ RECORDS = [
         score=None,
         description="TLS session resumption client cert bypass",
     ),
+    # Synthetic (no such NVD record): gives the fixture store's build-only tool a finding.
+    record(
+        "CVE-2025-90001",
+        [cpe_match("cpe:2.3:a:kitware:cmake:*:*:*:*:*:*:*:*", versionEndExcluding="3.11")],
+        score=5.5,
+        description="synthetic test record for a build-time-only package",
+    ),
 ]
 
 

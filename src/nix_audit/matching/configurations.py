@@ -1,0 +1,260 @@
+"""NVD configuration logic for one package: does this CVE record affect this product version?
+
+An NVD configuration (CVE API 2.0, ``configurations``) is a list of nodes joined by the
+configuration's ``operator`` (OR when absent); each node joins its ``cpeMatch`` entries by
+its own ``operator``; either level may be negated. Entries with ``vulnerable: false`` name a
+platform the vulnerable product runs on (a Jenkins plugin on ``a:jenkins:jenkins``, a
+library on ``o:microsoft:windows``), not an affected product.
+
+We see one package at a time and know nothing about the platform it runs on, so every
+entry that is not about this package counts as UNKNOWN (it may hold), and the logic is
+Kleene's three-valued one. A package is affected by a configuration when
+
+* some ``vulnerable: true`` entry for one of its product names applies to its version
+  (a *hit*), outside any negated node or configuration, and
+* the configuration, so evaluated, is not FALSE.
+
+So a package matches only through ``vulnerable: true`` entries, never as the platform.
+Vendors are ignored, as vulnix ignores them: ``a:jenkins:git`` (a Jenkins plugin) does hit
+a package whose product name is ``git``. Vendor awareness is issue #4.
+
+An entry about the package applies to its version when the criteria names that exact
+version (with its ``update`` joined: ``1.0.1:f`` is ``1.0.1f``), or names ANY and the
+``versionStart*``/``versionEnd*`` bounds hold (no bounds: every version). NA (``-``) with
+no bounds names no version. A version that cannot be ordered (``is_orderable``) matches
+only exactly, and a release number is never placed against a date bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from nix_audit.errors import AdvisoryError
+from nix_audit.matching.cpe import ANY, NA, Cpe, parse_cpe
+from nix_audit.matching.versions import (
+    VersionKey,
+    is_date,
+    is_orderable,
+    key_in_range,
+    version_key,
+)
+from nix_audit.models import AdvisoryRecord, ConfigNode, Configuration, CpeMatch
+
+__all__ = [
+    "MatchHit",
+    "configuration_matches",
+    "cpe_match_applies",
+    "range_text",
+    "record_matches",
+    "records_matching",
+]
+
+# Parts a package can be: an application or an operating system (the Linux kernel is
+# ``o:linux:linux_kernel``). Hardware (``h``) never is (NISTIR 7695 §5.3.3.1).
+_PACKAGE_PARTS = frozenset({"a", "o", ANY})
+
+Tri = bool | None  # Kleene logic: True, False, or None for UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class MatchHit:
+    """The evidence of a match: the ``cpeMatch`` criteria and its range in words."""
+
+    criteria: str
+    version_range: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """The package as the evaluation sees it: product names, version key, orderability."""
+
+    names: Collection[str]
+    key: VersionKey
+    orderable: bool
+    date: bool
+
+    @staticmethod
+    def of(product_names: Collection[str], version: str) -> _Target:
+        return _Target(product_names, version_key(version), is_orderable(version), is_date(version))
+
+
+def _criteria_version(cpe: Cpe) -> str | None:
+    """The exact version a criteria names, or None when it names ANY or NA.
+
+    An ``update`` is joined to the version as vulnix joins it: ``1.0.1:f`` is OpenSSL's
+    ``1.0.1f``, ``2.4:p1`` is ``2.4p1`` (Nix versions carry these letters in one string).
+    """
+    if cpe.version in (ANY, NA):
+        return None
+    if cpe.update in (ANY, NA):
+        return cpe.version
+    return cpe.version + cpe.update
+
+
+@lru_cache(maxsize=1 << 17)
+def _criteria_facts(criteria: str) -> tuple[str, VersionKey | None, bool] | None:
+    """(product, key of the exact version or None, version is ANY), or None when the
+    criteria cannot name a package: hardware, or not a CPE 2.3 name at all (one malformed
+    entry in NVD data must not fail a whole scan). Cached: each criteria is read once.
+    """
+    try:
+        cpe = parse_cpe(criteria)
+    except AdvisoryError:
+        return None
+    if cpe.part not in _PACKAGE_PARTS:
+        return None
+    exact = _criteria_version(cpe)
+    return cpe.product, None if exact is None else version_key(exact), cpe.version == ANY
+
+
+def _entry_value(match: CpeMatch, target: _Target) -> Tri:
+    """An entry about this package is TRUE or FALSE; any other entry is UNKNOWN."""
+    if not match.vulnerable:
+        return None  # a platform: we cannot see it, so it may hold
+    facts = _criteria_facts(match.criteria)
+    if facts is None or facts[0] not in target.names:
+        return None
+    _, exact, is_any = facts
+    if exact is not None:
+        return exact == target.key
+    if not target.orderable:
+        return False  # only an exact match can place a snapshot or commit version
+    bounds = (
+        match.version_start_including,
+        match.version_start_excluding,
+        match.version_end_including,
+        match.version_end_excluding,
+    )
+    if bounds == (None, None, None, None):
+        # ANY without bounds means every version (NISTIR 7695 §5.4); NA means the product
+        # has no versions at all, which a versioned Nix package never equals.
+        return is_any
+    if any(bound is not None and is_date(bound) is not target.date for bound in bounds):
+        return False  # a release number cannot be placed against a snapshot date
+    return key_in_range(target.key, *bounds)
+
+
+def cpe_match_applies(match: CpeMatch, product_names: Collection[str], version: str) -> bool:
+    """Whether a ``vulnerable: true`` entry names one of ``product_names`` at ``version``.
+
+    ``product_names`` are lower-case CPE products (``product_candidates``); the vendor is
+    not looked at (vulnix parity). Platform entries (``vulnerable: false``) never apply.
+    """
+    return _entry_value(match, _Target.of(product_names, version)) is True
+
+
+def range_text(match: CpeMatch) -> str:
+    """The entry's versions in words: ``>= 1.0.1, < 1.0.1g``, ``= 1.0.1f`` or ``all versions``."""
+    exact = _criteria_version(parse_cpe(match.criteria))
+    if exact is not None:
+        return f"= {exact}"
+    bounds = (
+        (">=", match.version_start_including),
+        (">", match.version_start_excluding),
+        ("<=", match.version_end_including),
+        ("<", match.version_end_excluding),
+    )
+    text = ", ".join(f"{op} {value}" for op, value in bounds if value is not None)
+    return text or "all versions"
+
+
+def _combine(operator: str, values: Iterable[Tri]) -> Tri:
+    """AND or OR in Kleene logic; anything but AND is OR, the NVD default."""
+    if operator == "AND" or operator.upper() == "AND":
+        result: Tri = True
+        for value in values:
+            if value is False:
+                return False
+            if value is None:
+                result = None
+        return result
+    result = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            result = None
+    return result
+
+
+def _negated(value: Tri, negate: bool) -> Tri:
+    """``value`` with NOT applied when ``negate`` is set (NOT UNKNOWN is UNKNOWN)."""
+    return (not value if value is not None else None) if negate else value
+
+
+def _evaluate_node(node: ConfigNode, target: _Target) -> tuple[Tri, CpeMatch | None]:
+    """A node's value (a Kleene AND/OR fold that stops at the deciding entry), and its
+    first hit unless the node is negated or FALSE."""
+    conjunctive = node.operator.upper() == "AND"
+    result: Tri = conjunctive  # the identity: TRUE for AND, FALSE for OR
+    hit: CpeMatch | None = None
+    for match in node.matches:
+        value = _entry_value(match, target)
+        if value is None:
+            result = None
+        elif value is not conjunctive:  # FALSE decides an AND, TRUE decides an OR
+            result = value
+            if value:
+                hit = match
+            break
+        elif value and hit is None:
+            hit = match
+    if node.negate:
+        return _negated(result, True), None
+    return result, None if result is False else hit
+
+
+def _configuration_hit(config: Configuration, target: _Target) -> CpeMatch | None:
+    """The entry by which ``config`` affects the target, or None."""
+    values: list[Tri] = []
+    found: CpeMatch | None = None
+    for node in config.nodes:
+        value, hit = _evaluate_node(node, target)
+        values.append(value)
+        if found is None:
+            found = hit
+    if found is None or config.negate:
+        return None
+    return None if _combine(config.operator or "OR", values) is False else found
+
+
+def _hit(match: CpeMatch | None) -> MatchHit | None:
+    return None if match is None else MatchHit(match.criteria, range_text(match))
+
+
+def configuration_matches(
+    config: Configuration, product_names: Collection[str], version: str
+) -> MatchHit | None:
+    """The hit by which ``config`` affects the package, or None (see the module docstring)."""
+    return _hit(_configuration_hit(config, _Target.of(product_names, version)))
+
+
+def _record_hit(record: AdvisoryRecord, target: _Target) -> CpeMatch | None:
+    """The first hit of any of the record's configurations (they are alternatives)."""
+    for config in record.configurations:
+        found = _configuration_hit(config, target)
+        if found is not None:
+            return found
+    return None
+
+
+def record_matches(
+    record: AdvisoryRecord, product_names: Collection[str], version: str
+) -> MatchHit | None:
+    """The hit by which the record affects the package, or None."""
+    return _hit(_record_hit(record, _Target.of(product_names, version)))
+
+
+def records_matching(
+    records: Iterable[AdvisoryRecord], product_names: Collection[str], version: str
+) -> list[tuple[str, MatchHit]]:
+    """(CVE id, hit) of each record that affects the package; the matcher's inner loop."""
+    target = _Target.of(product_names, version)
+    found: list[tuple[str, MatchHit]] = []
+    for record in records:
+        match = _record_hit(record, target)
+        if match is not None:
+            found.append((record.cve_id, MatchHit(match.criteria, range_text(match))))
+    return found

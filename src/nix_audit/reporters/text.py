@@ -3,16 +3,28 @@
 A header with the number of vulnerable derivations, one block per package (worst CVSS score
 first) with a table of CVE, score and severity, and a footer saying how old the advisory
 data is. Whitelisted findings appear with ``-s``, patched ones and the matching evidence with
-``-v``. Every string that came from a feed or a derivation passes through ``clean_text``.
+``-v``. Every string that came from a feed or a derivation passes through ``clean_text``,
+and a description is cut at ``MAX_DESCRIPTION`` characters.
+
+With ``ReportOptions.color`` (the CLI sets it on a terminal) the same content is drawn with
+rich: a table per package and severity colours. Without it the output is plain text, stable
+for pipes, scripts and golden files.
 """
 
 from __future__ import annotations
 
+import io
 import textwrap
 from datetime import UTC, datetime
 
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 from nix_audit.models import IndexStatus, ScanResult, TriagedFinding, TriageStatus
 from nix_audit.reporters import PackageFindings, clean_text, group_findings, score_text
+from nix_audit.reporters._sanitize import MAX_DESCRIPTION, shorten
 from nix_audit.reporters.interface import Reporter, ReportOptions
 
 __all__ = ["NVD_DETAIL_URL", "TextReporter"]
@@ -20,6 +32,12 @@ __all__ = ["NVD_DETAIL_URL", "TextReporter"]
 NVD_DETAIL_URL = "https://nvd.nist.gov/vuln/detail/"
 _RULE = "-" * 72
 _CVE_WIDTH = 16  # "CVE-2021-1234567"; longer ids push the row, they are not cut
+_SEVERITY_STYLE = {
+    "CRITICAL": "bold red",
+    "HIGH": "red",
+    "MEDIUM": "yellow",
+    "LOW": "green",
+}
 
 
 def _plural(count: int, word: str) -> str:
@@ -33,6 +51,8 @@ class TextReporter(Reporter):
         self.width = width
 
     def render(self, result: ScanResult, options: ReportOptions) -> str:
+        if options.color:
+            return self._render_color(result, options)
         groups = group_findings(result.findings)
         shown = sorted((g for g in groups if _visible(g, options)), key=_package_order)
         lines = [f"warning: {clean_text(w)}" for w in result.warnings]
@@ -78,7 +98,7 @@ class TextReporter(Reporter):
             if triaged.issue_url:
                 lines.append(f"    issue: {clean_text(triaged.issue_url)}")
         if options.show_description:
-            lines += self._wrap(details.description or "(no description)")
+            lines += self._wrap(shorten(details.description, MAX_DESCRIPTION) or "(no description)")
         if options.verbosity >= 1:
             finding = triaged.finding
             lines.append(f"    {NVD_DETAIL_URL}{clean_text(finding.cve_id)}")
@@ -102,6 +122,113 @@ class TextReporter(Reporter):
             break_on_hyphens=False,
             break_long_words=False,  # keep CPE names and URLs whole, even when too long
         )
+
+    # --- colour: the same content drawn with rich ------------------------------------------
+
+    def _render_color(self, result: ScanResult, options: ReportOptions) -> str:
+        groups = group_findings(result.findings)
+        shown = sorted((g for g in groups if _visible(g, options)), key=_package_order)
+        out = io.StringIO()
+        console = _console(out, self.width)
+        for warning in result.warnings:
+            console.print(Text(f"warning: {clean_text(warning)}", style="yellow"), soft_wrap=True)
+        for line in _header(result, groups, options):
+            console.print(Text(line, style="bold"), soft_wrap=True)
+        for group in shown:
+            console.print()
+            console.print(Text(clean_text(group.package.name), style="bold"), soft_wrap=True)
+            for line in _paths(group):
+                console.print(Text(line, style="dim"), soft_wrap=True)
+            console.print(_table(group, options))
+        for line in _skipped(result, options) + _footer(result.index, result.scanned_at, options):
+            console.print(Text(line, style="dim"), soft_wrap=True)
+        return out.getvalue()
+
+
+def _console(out: io.StringIO, width: int) -> Console:
+    """A console that writes ANSI colours to a string, the same on every machine.
+
+    Whether to colour is the CLI's decision (``ReportOptions.color``), so the environment
+    (``NO_COLOR``, ``COLUMNS``, ``TERM``) is not consulted here; markup and highlighting are
+    off so that text from a feed is only ever text.
+    """
+    return Console(
+        file=out,
+        force_terminal=True,
+        color_system="standard",
+        width=width,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        legacy_windows=False,
+        _environ={},
+    )
+
+
+def _paths(group: PackageFindings) -> list[str]:
+    """Where the package came from, as the plain report shows it under the name."""
+    package = group.package
+    lines = []
+    if package.derivation:
+        lines.append(f"derivation: {clean_text(package.derivation)}")
+    if package.store_path:
+        lines.append(f"store path: {clean_text(package.store_path)}")
+    return [*lines, f"closure: {package.closure.value}"]
+
+
+def _table(group: PackageFindings, options: ReportOptions) -> Table:
+    """One package's findings: affected ones, then those the options show, dimmed."""
+    statuses = [TriageStatus.AFFECTED]
+    statuses += [TriageStatus.WHITELISTED] if options.show_whitelisted else []
+    statuses += [TriageStatus.PATCHED] if options.verbosity >= 1 else []
+    rows = [f for status in statuses for f in group.with_status(status)]
+    details = [_details(f, options) for f in rows]
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("CVE", no_wrap=True)
+    table.add_column("SCORE", justify="right")
+    table.add_column("SEVERITY")
+    if len(statuses) > 1:
+        table.add_column("STATUS")
+    if any(details):
+        table.add_column("DETAILS", overflow="fold")
+    for triaged, detail in zip(rows, details, strict=True):
+        table.add_row(*_cells(triaged, detail, len(statuses) > 1, any(details)))
+    return table
+
+
+def _cells(triaged: TriagedFinding, detail: str, status: bool, details: bool) -> list[Text]:
+    severity = clean_text(triaged.details.severity) if triaged.details.severity else "-"
+    dim = "" if triaged.status is TriageStatus.AFFECTED else "dim"
+    cells = [
+        Text(clean_text(triaged.finding.cve_id), style=dim),
+        Text(score_text(triaged), style=dim),
+        Text(severity, style=_SEVERITY_STYLE.get(severity.upper(), "dim")),
+    ]
+    cells += [Text(triaged.status.value, style=dim)] if status else []
+    cells += [Text(detail, style=dim)] if details else []
+    return cells
+
+
+def _details(triaged: TriagedFinding, options: ReportOptions) -> str:
+    """What the plain report indents under a row, as one cell."""
+    parts = []
+    if triaged.status is not TriageStatus.AFFECTED:
+        parts.append(f"reason: {clean_text(triaged.reason or triaged.status.value)}")
+        if triaged.issue_url:
+            parts.append(f"issue: {clean_text(triaged.issue_url)}")
+    if options.show_description:
+        parts.append(shorten(triaged.details.description, MAX_DESCRIPTION) or "(no description)")
+    if options.verbosity >= 1:
+        finding = triaged.finding
+        parts.append(f"{NVD_DETAIL_URL}{clean_text(finding.cve_id)}")
+        evidence = f"matched: {clean_text(finding.criteria)}"
+        if finding.version_range:
+            evidence += f", versions {clean_text(finding.version_range)}"
+        parts.append(evidence)
+        parts.append(
+            f"mapping: {clean_text(finding.mapping)}, confidence: {finding.confidence.value}"
+        )
+    return "\n".join(parts)
 
 
 def _row(cve: str, score: str, severity: str) -> str:

@@ -8,20 +8,20 @@ itself, including a usage error, is 3, so that it can never be read as a scan re
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 import click
 
 from nix_audit import __version__
-from nix_audit.errors import NixAuditError
+from nix_audit.errors import NixAuditError, OutputError
+from nix_audit.files import write_atomically
 from nix_audit.models import IndexStatus, ScanResult, TriageStatus
-
-if TYPE_CHECKING:
-    from nix_audit.reporters.interface import Reporter
+from nix_audit.reporters.registry import FORMATS, reporter_for
 
 __all__ = ["EXIT_CLEAN", "EXIT_FAILED", "EXIT_VULNERABLE", "EXIT_WHITELISTED", "exit_code", "main"]
 
@@ -33,12 +33,34 @@ EXIT_FAILED = 3
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def exit_code(result: ScanResult, *, show_whitelisted: bool) -> int:
-    """The one mapping from a scan's outcome to an exit code (vulnix's convention, issue #2)."""
-    statuses = {f.status for f in result.findings}
-    if TriageStatus.AFFECTED in statuses:
+#: ``--fail-on``: the lowest CVSS score that still fails the check (CVSS v3.1 rating scale).
+FAIL_ON = {"low": 0.1, "medium": 4.0, "high": 7.0, "critical": 9.0}
+
+
+def exit_code(
+    result: ScanResult,
+    *,
+    show_whitelisted: bool,
+    fail_on: str | None = None,
+    monitoring: bool = False,
+) -> int:
+    """The one mapping from a scan's outcome to an exit code.
+
+    vulnix's convention (issue #2): 2 for a finding neither whitelisted nor patched, 1 when
+    only whitelisted ones are shown with ``-s``, else 0. ``--fail-on`` leaves findings scored
+    below the threshold out (an unscored finding always counts: not analysed is not harmless).
+    With ``--format nagios`` the code is the plugin state of that report instead (issue #5),
+    so that the status line and the exit code never disagree.
+    """
+    if monitoring:
+        from nix_audit.reporters.nagios import NagiosReporter
+
+        return NagiosReporter().state(result).value
+    floor = FAIL_ON[fail_on] if fail_on else None
+    affected = [f for f in result.findings if f.status is TriageStatus.AFFECTED]
+    if any(floor is None or f.details.score is None or f.details.score >= floor for f in affected):
         return EXIT_VULNERABLE
-    if show_whitelisted and TriageStatus.WHITELISTED in statuses:
+    if show_whitelisted and any(f.status is TriageStatus.WHITELISTED for f in result.findings):
         return EXIT_WHITELISTED
     return EXIT_CLEAN
 
@@ -99,7 +121,27 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a whitelist of all current findings to this file.",
 )
-@click.option("-j", "--json", "as_json", is_flag=True, help="JSON output.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(sorted(FORMATS)),
+    help="Report format (repeatable; pairs with -o in order) [default: text].",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report of the matching --format to this file (atomically).",
+)
+@click.option("-j", "--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(sorted(FAIL_ON, key=FAIL_ON.__getitem__)),
+    help="Findings scored below this severity do not fail the exit code.",
+)
 @click.option("-s", "--show-whitelisted", is_flag=True, help="Show whitelisted findings too.")
 @click.option("-D", "--show-description", is_flag=True, help="Show CVE descriptions.")
 @_verbosity
@@ -117,7 +159,10 @@ def scan(
     max_age: float,
     whitelists: tuple[str, ...],
     write_whitelist: Path | None,
+    formats: tuple[str, ...],
+    outputs: tuple[Path, ...],
     as_json: bool,
+    fail_on: str | None,
     show_whitelisted: bool,
     show_description: bool,
     verbose: int,
@@ -130,6 +175,7 @@ def scan(
 
     if buildtime and no_requisites:
         raise click.UsageError("--buildtime and --no-requisites exclude each other")
+    reports = _report_targets(formats + (("json",) if as_json else ()), outputs)
     mode = (
         ClosureMode.DIRECT
         if no_requisites
@@ -155,23 +201,50 @@ def scan(
         from nix_audit.triage.whitelist import write_whitelist as write
 
         write(result.findings, write_whitelist)
-    report = ReportOptions(
-        show_whitelisted=show_whitelisted, show_description=show_description, verbosity=verbose
+    for name, target in reports:
+        options_for = ReportOptions(
+            show_whitelisted=show_whitelisted,
+            show_description=show_description,
+            verbosity=verbose,
+            color=name == "text" and target is None and _color_terminal(),
+        )
+        _emit(reporter_for(name).render(result, options_for), target)
+    return exit_code(
+        result,
+        show_whitelisted=show_whitelisted,
+        fail_on=fail_on,
+        monitoring=any(name == "nagios" for name, _ in reports),
     )
-    reporter = _reporter("json" if as_json else "text")
-    click.echo(reporter.render(result, report), nl=False)
-    return exit_code(result, show_whitelisted=show_whitelisted)
 
 
-def _reporter(name: str) -> Reporter:
-    """The reporter for a format name; imported lazily to keep start-up fast."""
-    if name == "json":
-        from nix_audit.reporters.json import JsonReporter
+def _report_targets(
+    formats: Sequence[str], outputs: Sequence[Path]
+) -> list[tuple[str, Path | None]]:
+    """Pair formats with output files in order; unpaired formats go to standard output."""
+    names = list(formats) or ["text"]
+    if len(outputs) > len(names):
+        raise click.UsageError("more -o/--output files than --format values")
+    targets: list[tuple[str, Path | None]] = [
+        (name, outputs[i] if i < len(outputs) else None) for i, name in enumerate(names)
+    ]
+    if sum(target is None for _, target in targets) > 1:
+        raise click.UsageError("only one report can go to standard output: add -o FILE")
+    return targets
 
-        return JsonReporter()
-    from nix_audit.reporters.text import TextReporter
 
-    return TextReporter()
+def _emit(text: str, target: Path | None) -> None:
+    if target is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        write_atomically(target, text)
+    except OSError as e:
+        raise OutputError(f"{target}: cannot write report: {e.strerror or e}") from e
+
+
+def _color_terminal() -> bool:
+    """Colours only on a terminal, and never with NO_COLOR set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 @cli.group()

@@ -14,6 +14,7 @@ __all__ = [
     "IndexError_",
     "NixAuditError",
     "NixError",
+    "OutputError",
     "SourceError",
     "TriageError",
 ]
@@ -43,9 +44,13 @@ class FeedError(AdvisoryError):
     """A feed could not be fetched or decoded (HTTP error, timeout, truncated gzip, bad JSON)."""
 
 
-class IndexError_(AdvisoryError):  # noqa: N801 - trailing underscore: builtins.IndexError is taken
+class IndexError_(AdvisoryError):
     """The local advisory index is missing, empty, locked too long or of an unknown schema."""
 
 
 class TriageError(NixAuditError):
     """A whitelist or VEX file is invalid; the message names the file and the line."""
+
+
+class OutputError(NixAuditError):
+    """A report could not be written where it was asked for."""

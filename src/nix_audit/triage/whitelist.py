@@ -20,7 +20,6 @@ merge means, without the narrowing, and each rule keeps its own origin for repor
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from nix_audit.errors import NixAuditError, TriageError
+from nix_audit.files import write_atomically
 from nix_audit.models import Package, TriagedFinding, TriageStatus
 from nix_audit.triage._whitelist_parse import RuleFields, parse_toml, parse_yaml, split_section
 
@@ -297,18 +297,7 @@ def _toml_string(value: str) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write beside the target, then rename over it (atomic on POSIX file systems)."""
-    temp: Path | None = None
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        temp = Path(name)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temp.chmod(0o644)  # mkstemp creates 0600; a whitelist is meant to be shared
-        temp.replace(path)
+        write_atomically(path, text)
     except OSError as e:
-        if temp is not None:
-            temp.unlink(missing_ok=True)
         raise TriageError(f"{path}: cannot write whitelist: {e.strerror or e}") from e

@@ -254,7 +254,7 @@ def db() -> None:
 
 @db.command("update")
 @_data_options
-@click.option("--full", is_flag=True, help="Re-check every yearly feed, not only 'modified'.")
+@click.option("--full", is_flag=True, help="Rebuild the index from every feed, downloaded unconditionally.")
 @_verbosity
 def db_update(db_dir: Path | None, mirror: str | None, full: bool, verbose: int) -> int:
     """Fetch new and changed CVE records (conditional requests) into the index."""

@@ -1,0 +1,209 @@
+"""The read side of the advisory index: ``AdvisoryIndex`` answers a scan's lookups.
+
+The index is opened read-only (``mode=ro``): a scan can never change it, and it may run
+while ``nix-audit db update`` writes. The writer commits in one short transaction
+(rollback journal, see ``update``), so readers wait for it through ``busy_timeout`` rather
+than fail, and then see the old index or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from nix_audit.advisories.schema import (
+    INDEX_FILE,
+    SCHEMA_VERSION,
+    cve_id_of,
+    cve_key,
+    decode_details,
+    decode_record,
+)
+from nix_audit.errors import IndexError_
+from nix_audit.models import AdvisoryDetails, AdvisoryRecord, FeedState, IndexStatus
+
+__all__ = ["INDEX_FILE", "AdvisoryIndex", "index_path"]
+
+# Keys per "IN (...)" query: well under SQLite's 32,766 host parameters, and large enough
+# that ~1,500 products take three round trips.
+_CHUNK = 500
+# Seconds a reader waits for a committing writer before giving up.
+_BUSY_TIMEOUT = 30.0
+_RUN_UPDATE = "run 'nix-audit db update'"
+
+
+def index_path(db_dir: Path) -> Path:
+    """Where the index file of database directory ``db_dir`` lives."""
+    return db_dir / INDEX_FILE
+
+
+def _chunks(items: Sequence[object]) -> Iterator[Sequence[object]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _marks(count: int) -> str:
+    """``?,?,...``: queries interpolate only these placeholders, never values."""
+    return ",".join("?" * count)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+class AdvisoryIndex:
+    """An open, read-only advisory index (implements ``AdvisoryLookup``).
+
+    ``path`` is the index file or the database directory holding ``index.sqlite``. A missing
+    file, an index of another schema version, or one whose first load never completed
+    raises ``IndexError_`` telling the user to run ``nix-audit db update``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path / INDEX_FILE if path.is_dir() else path
+        if not self._path.is_file():
+            raise IndexError_(f"{self._path}: no advisory index; {_RUN_UPDATE}")
+        try:
+            self._conn = sqlite3.connect(
+                f"{self._path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=_BUSY_TIMEOUT,
+            )
+        except sqlite3.Error as e:
+            raise IndexError_(f"{self._path}: cannot open the advisory index: {e}") from e
+        try:
+            self._read_meta()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _read_meta(self, *, recovered: bool = False) -> dict[str, str]:
+        try:
+            meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.Error as e:
+            needs_rollback = getattr(e, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK"
+            if recovered or not needs_rollback:
+                raise IndexError_(
+                    f"{self._path}: not an advisory index ({e}); {_RUN_UPDATE}"
+                ) from e
+            self._recover()
+            return self._read_meta(recovered=True)
+        version = meta.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise IndexError_(
+                f"{self._path}: index schema version {version!r}, this nix-audit reads "
+                f"{SCHEMA_VERSION!r}; {_RUN_UPDATE}"
+            )
+        if "last_update" not in meta:
+            raise IndexError_(f"{self._path}: the index was never fully loaded; {_RUN_UPDATE}")
+        return meta
+
+    def _recover(self) -> None:
+        """Roll back the journal of an update that was killed, as any writer would.
+
+        A read-only connection may not do it (SQLITE_READONLY_ROLLBACK); one read-write
+        open restores the index as it was before that update, then reading goes on.
+        """
+        try:
+            with contextlib.closing(sqlite3.connect(self._path, timeout=_BUSY_TIMEOUT)) as rw:
+                rw.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        except sqlite3.Error as e:
+            raise IndexError_(
+                f"{self._path}: an interrupted update left a journal to roll back ({e}); "
+                f"{_RUN_UPDATE}"
+            ) from e
+
+    @property
+    def path(self) -> Path:
+        """The index file."""
+        return self._path
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[Any]:
+        try:
+            rows: list[Any] = self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise IndexError_(f"{self._path}: cannot read the advisory index: {e}") from e
+        return rows
+
+    def records_for_products(self, products: Collection[str]) -> dict[str, list[AdvisoryRecord]]:
+        """For each product name, the records that name it as vulnerable (any vendor).
+
+        Names are CPE product values, compared lower-cased and unquoted (``gtk+``, not
+        ``gtk\\+``). Every requested name is a key of the result, with an empty list when no
+        record names it. A record is decoded once however many products share it.
+        """
+        wanted = sorted({name.lower() for name in products})
+        keys_of: dict[str, list[int]] = {}
+        for chunk in _chunks(wanted):
+            sql = f"SELECT product, cve FROM product WHERE product IN ({_marks(len(chunk))})"  # noqa: S608
+            for product, key in self._query(sql, chunk):
+                keys_of.setdefault(product, []).append(key)
+        records = self._records(sorted({k for keys in keys_of.values() for k in keys}))
+        result: dict[str, list[AdvisoryRecord]] = {}
+        for name in products:
+            # Several vendors may share a product name: the same CVE can be listed twice.
+            keys = dict.fromkeys(keys_of.get(name.lower(), ()))
+            result[name] = [records[key] for key in keys if key in records]
+        return result
+
+    def _records(self, keys: Sequence[int]) -> dict[int, AdvisoryRecord]:
+        records: dict[int, AdvisoryRecord] = {}
+        for chunk in _chunks(keys):
+            sql = f"SELECT id, config FROM cve WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
+            for key, blob in self._query(sql, chunk):
+                records[key] = decode_record(blob)
+        return records
+
+    def details(self, cve_ids: Collection[str]) -> dict[str, AdvisoryDetails]:
+        """Details of the given CVE ids that are in the index (unknown ids are left out)."""
+        keys = sorted({k for k in map(cve_key, cve_ids) if k is not None})
+        found: dict[str, AdvisoryDetails] = {}
+        for chunk in _chunks(keys):
+            sql = f"SELECT id, details FROM cve WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
+            for key, blob in self._query(sql, chunk):
+                found[cve_id_of(key)] = decode_details(blob)
+        return found
+
+    def status(self) -> IndexStatus:
+        """Where the data came from, how old it is, and what each feed held."""
+        meta = dict(self._query("SELECT key, value FROM meta", ()))
+        if "records" in meta:
+            count = int(meta["records"])
+        else:
+            (count,) = self._query("SELECT count(*) FROM cve", ())[0]
+        rows = self._query(
+            "SELECT name, etag, last_modified, feed_timestamp, fetched_at, records "
+            "FROM feed ORDER BY name",
+            (),
+        )
+        feeds = tuple(
+            FeedState(name, etag, modified, stamp, _parse_time(fetched), records)
+            for name, etag, modified, stamp, fetched, records in rows
+        )
+        return IndexStatus(
+            path=str(self._path),
+            records=count,
+            feeds=feeds,
+            last_update=_parse_time(meta.get("last_update")),
+            source=meta.get("source"),
+        )

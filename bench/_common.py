@@ -15,6 +15,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "NIX_AUDIT",
     "PYTHON",
     "REPO",
     "Measurement",
@@ -35,6 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 # The project's virtualenv when there is one (the script itself may run under any python3).
 _VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 PYTHON = str(_VENV_PYTHON) if _VENV_PYTHON.exists() else sys.executable
+#: The command as an operator runs it: the installed entry point beside that interpreter.
+NIX_AUDIT = [str(Path(PYTHON).with_name("nix-audit"))]
 
 
 def shared_data_dir() -> Path:
@@ -60,6 +64,7 @@ class Measurement:
     wall: float
     cpu: float
     peak_rss_mb: float
+    stdout: bytes = b""
 
 
 def _children(pid: int) -> list[int]:
@@ -103,23 +108,32 @@ class _TreeSampler(threading.Thread):
             self.done.wait(0.02)
 
 
-def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Measurement:
-    """Run ``argv`` to completion; exit on failure."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env)
-    sampler = _TreeSampler(proc.pid)
-    sampler.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    sampler.done.set()
-    sampler.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+def measure(
+    argv: Sequence[str], env: dict[str, str] | None = None, *, ok: Sequence[int] = (0,)
+) -> Measurement:
+    """Run ``argv`` to completion, its standard output kept; exit when its code is not in ``ok``.
+
+    ``nix-audit scan`` exits 2 when it finds something: pass ``ok=(0, 1, 2)`` for scans.
+    """
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=out)
+        sampler = _TreeSampler(proc.pid)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        sampler.done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out.seek(0)
+        stdout = out.read()
+    if proc.returncode not in ok:
         sys.exit(f"{argv[0]} failed with exit code {proc.returncode}")
     return Measurement(
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
         peak_rss_mb=sampler.peak_rss / 1024,
+        stdout=stdout,
     )
 
 

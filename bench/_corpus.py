@@ -1,4 +1,4 @@
-"""The realistic inputs of the scan benchmarks, drawn from ``../shared/data/nixpkgs``."""
+"""The realistic inputs of the scan benchmarks, drawn from ``../shared/data``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from _measure import OUT, nix_audit_command, run_measured
+from _common import NIX_AUDIT, REPO, measure
 
+OUT = REPO / "bench" / "out"
 NIXPKGS_FILE = "nixpkgs/nix-index-storepaths-x86_64-linux-2026.5.3.jsonl.gz"
 NIX_CONFIG = "sandbox = false\nsubstituters =\nexperimental-features = nix-command\n"
 
@@ -36,8 +37,7 @@ def build_index(shared: Path) -> Path:
     """An index of every yearly feed plus ``modified`` in bench/out/db (built once, reused)."""
     db = OUT / "db"
     if not (db / "index.sqlite").exists():
-        argv = [*nix_audit_command(), "db", "update", "--db", str(db), "--mirror"]
-        run_measured([*argv, str(shared / "nvd")])
+        measure([*NIX_AUDIT, "db", "update", "--db", str(db), "--mirror", str(shared / "nvd")])
     return db
 
 
@@ -59,3 +59,9 @@ def instantiate(names: list[str], workdir: Path, env: dict[str, str]) -> list[st
         env=env,
     )
     return done.stdout.split()
+
+
+def count_findings(stdout: bytes) -> tuple[int, int]:
+    """(vulnerable derivations, findings) of a JSON report."""
+    report = json.loads(stdout)
+    return len(report["derivations"]), sum(len(d["affected_by"]) for d in report["derivations"])

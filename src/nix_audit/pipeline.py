@@ -13,10 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from nix_audit.advisories.fetch import feed_source_for
-from nix_audit.advisories.http import download_text
 from nix_audit.advisories.index import INDEX_FILE, AdvisoryIndex
-from nix_audit.advisories.update import update_index
 from nix_audit.errors import FeedError, IndexError_, SourceError
 from nix_audit.matching.interface import Matcher
 from nix_audit.matching.name_matcher import NameMatcher
@@ -65,7 +62,7 @@ class ScanOptions:
 
 def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult:
     """Run one scan end to end; raises ``NixAuditError`` subclasses on failure."""
-    whitelist = load_whitelists(options.whitelists, fetch_text=download_text)
+    whitelist = load_whitelists(options.whitelists, fetch_text=_download_text)
     packages, skipped = collect_packages(_sources(options))
     warnings: list[str] = []
     ensure_index(options, warnings)
@@ -131,6 +128,10 @@ def ensure_index(options: ScanOptions, warnings: list[str]) -> None:
     age = status.age_hours(options.now) if status else None
     if age is not None and age * 3600 < options.max_age.total_seconds():
         return
+    # Imported here: the HTTP stack costs a scan ~50 ms of start-up it rarely needs.
+    from nix_audit.advisories.fetch import feed_source_for
+    from nix_audit.advisories.update import update_index
+
     try:
         with feed_source_for(options.mirror) as source:
             update_index(options.db_dir, source, now=options.now)
@@ -148,3 +149,10 @@ def _index_status(db_dir: Path) -> IndexStatus | None:
             return index.status()
     except IndexError_:
         return None
+
+
+def _download_text(url: str) -> str:
+    """Whitelist URLs, fetched through the one configured HTTP client (imported on demand)."""
+    from nix_audit.advisories.http import download_text
+
+    return download_text(url)

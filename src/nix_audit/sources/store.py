@@ -13,7 +13,9 @@ runtime closure; of ``.drv`` paths it is the build-time closure.
 from __future__ import annotations
 
 import enum
+import functools
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -76,12 +78,14 @@ def store_path_of(path: str, store_dir: str) -> str:
     Links are followed to the end (``result``, profile generations), then the path is cut
     to ``<store dir>/<hash>-<name>``, so ``result/bin/foo`` names the whole output.
     """
+    if _is_plain_store_object(path, store_dir):
+        return path
     if not os.path.lexists(path):
         raise SourceError(f"{path}: no such file or directory")
     real = os.path.realpath(path)
     if not Path(real).exists():
         raise SourceError(f"{path}: dangling symlink (points to {real})")
-    real_store = os.path.realpath(store_dir)
+    real_store = _real_store_dir(store_dir)
     rest = real[len(real_store) :] if real.startswith(real_store + "/") else ""
     top = rest.lstrip("/").split("/", 1)[0]
     if not top:
@@ -94,6 +98,31 @@ def store_path_of(path: str, store_dir: str) -> str:
         # optimisation); store objects are <hash>-<name> (Nix manual, "Store Path").
         raise SourceError(f"{path}: not a store object ({store_path})") from None
     return store_path
+
+
+def _is_plain_store_object(path: str, store_dir: str) -> bool:
+    """Whether ``path`` is already ``<store dir>/<hash>-<name>``, present and not a link.
+
+    The common case of list files and closures, answered with one ``lstat`` instead of the
+    component-by-component walk of ``realpath`` (issue #3: 3,000 paths in the 0.5 s budget).
+    """
+    prefix = store_dir.rstrip("/") + "/"
+    if not path.startswith(prefix) or "/" in path[len(prefix) :]:
+        return False
+    if _real_store_dir(store_dir) != store_dir.rstrip("/"):
+        return False  # the store directory itself is reached through a link
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            return False
+        store_path_name(path)
+    except (OSError, DerivationError):
+        return False  # let the slow path name the problem
+    return True
+
+
+@functools.lru_cache(maxsize=8)
+def _real_store_dir(store_dir: str) -> str:
+    return os.path.realpath(store_dir)
 
 
 def check_valid(store_paths: Sequence[str], nix: NixStore) -> None:

@@ -116,6 +116,11 @@ def cli() -> None:
 )
 @click.option("-w", "--whitelist", "whitelists", multiple=True, help="Whitelist file or URL.")
 @click.option(
+    "--whitelist-optional",
+    is_flag=True,
+    help="Go on (with a warning) when a whitelist URL cannot be fetched.",
+)
+@click.option(
     "-W",
     "--write-whitelist",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -158,6 +163,7 @@ def scan(
     offline: bool,
     max_age: float,
     whitelists: tuple[str, ...],
+    whitelist_optional: bool,
     write_whitelist: Path | None,
     formats: tuple[str, ...],
     outputs: tuple[Path, ...],
@@ -195,6 +201,7 @@ def scan(
         offline=offline,
         max_age=timedelta(hours=max_age),
         whitelists=whitelists,
+        whitelist_optional=whitelist_optional,
     )
     result = run_scan(options)
     if write_whitelist is not None:
@@ -254,7 +261,9 @@ def db() -> None:
 
 @db.command("update")
 @_data_options
-@click.option("--full", is_flag=True, help="Rebuild the index from every feed, downloaded unconditionally.")
+@click.option(
+    "--full", is_flag=True, help="Rebuild the index from every feed, downloaded unconditionally."
+)
 @_verbosity
 def db_update(db_dir: Path | None, mirror: str | None, full: bool, verbose: int) -> int:
     """Fetch new and changed CVE records (conditional requests) into the index."""

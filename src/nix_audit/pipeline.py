@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from nix_audit.advisories.index import INDEX_FILE, AdvisoryIndex
-from nix_audit.errors import FeedError, IndexError_, SourceError
+from nix_audit.errors import FeedError, IndexError_, SourceError, TriageError
 from nix_audit.matching.interface import Matcher
 from nix_audit.matching.name_matcher import NameMatcher
 from nix_audit.models import IndexStatus, Package, ScanResult, Skipped
@@ -25,7 +25,7 @@ from nix_audit.sources.profiles import ProfileSource
 from nix_audit.sources.store import ClosureMode, StorePathSource
 from nix_audit.sources.system import GcRootsSource, SystemSource
 from nix_audit.triage.apply import triage
-from nix_audit.triage.whitelist import load_whitelists
+from nix_audit.triage.whitelist import Whitelist, load_whitelist
 
 __all__ = ["ScanOptions", "default_db_dir", "ensure_index", "run_scan"]
 
@@ -57,14 +57,15 @@ class ScanOptions:
     offline: bool = False
     max_age: timedelta = DEFAULT_MAX_AGE
     whitelists: tuple[str, ...] = ()
+    whitelist_optional: bool = False
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult:
     """Run one scan end to end; raises ``NixAuditError`` subclasses on failure."""
-    whitelist = load_whitelists(options.whitelists, fetch_text=_download_text)
-    packages, skipped = collect_packages(_sources(options))
     warnings: list[str] = []
+    whitelist = _whitelist(options, warnings)
+    packages, skipped = collect_packages(_sources(options))
     ensure_index(options, warnings)
     with AdvisoryIndex(options.db_dir / INDEX_FILE) as index:
         findings = (matcher or NameMatcher()).match(packages, index)
@@ -79,6 +80,24 @@ def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult
         warnings=tuple(warnings),
         scanned_at=options.now,
     )
+
+
+def _whitelist(options: ScanOptions, warnings: list[str]) -> Whitelist:
+    """All ``-w`` whitelists merged.
+
+    A whitelist URL that cannot be fetched fails the scan (issue #6: silently dropping a
+    whitelist changes the results) unless ``--whitelist-optional`` is given; then it is
+    skipped with a warning. An invalid whitelist always fails.
+    """
+    merged = Whitelist()
+    for source in options.whitelists:
+        try:
+            merged = merged.merged(load_whitelist(source, fetch_text=_download_text))
+        except TriageError as e:
+            if not (options.whitelist_optional and isinstance(e.__cause__, FeedError)):
+                raise
+            warnings.append(f"whitelist skipped (--whitelist-optional): {e}")
+    return merged
 
 
 def _sources(options: ScanOptions) -> list[PackageSource]:

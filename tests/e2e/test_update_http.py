@@ -110,3 +110,28 @@ def test_first_load_failure_is_an_error_not_a_clean_scan(
     assert run.returncode == 3
     assert run.stdout == ""
     assert "2014" in run.stderr and "404" in run.stderr
+
+
+def test_unreachable_whitelist_url_fails_unless_optional(
+    served: FeedServer, db: Path, tmp_path: Path
+) -> None:
+    packages = write_packages(tmp_path / "p.json", [{"name": "openssl-1.0.1f"}])
+    served.set_fault("/wl.toml", Fault(status=503))
+    base = ["scan", "--offline", "--json", "--db", str(db), "-f", str(packages)]
+    run = run_cli(*base, "-w", served.url_for("/wl.toml"))
+    assert run.returncode == 3 and run.stdout == ""
+    assert "wl.toml" in run.stderr and "503" in run.stderr
+    run = run_cli(*base, "-w", served.url_for("/wl.toml"), "--whitelist-optional")
+    assert run.returncode == 2
+    assert "whitelist skipped" in run.stderr or any(
+        "whitelist skipped" in w for w in run.json()["warnings"]
+    )
+
+
+def test_whitelist_from_url_applies(served: FeedServer, db: Path, tmp_path: Path) -> None:
+    (served.root / "wl.toml").write_text('["openssl-1.0.1f"]\ncomment = "served"\n')
+    packages = write_packages(tmp_path / "p.json", [{"name": "openssl-1.0.1f"}])
+    run = run_cli(
+        "scan", "--offline", "--db", str(db), "-f", str(packages), "-w", served.url_for("/wl.toml")
+    )
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from nix_audit.models import (
     AdvisoryDetails,
@@ -10,15 +10,17 @@ from nix_audit.models import (
     Confidence,
     FeedState,
     Finding,
+    HygieneRule,
     IndexStatus,
     Package,
     ScanResult,
     Skipped,
     TriagedFinding,
+    TriageHygiene,
     TriageStatus,
 )
 
-__all__ = ["SCANNED_AT", "package", "sample_result", "triaged"]
+__all__ = ["SCANNED_AT", "package", "sample_result", "triaged", "vex_result"]
 
 SCANNED_AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 STORE = "/nix/store"
@@ -43,6 +45,7 @@ def triaged(
     *,
     reason: str = "",
     issue_url: str | None = None,
+    justification: str | None = None,
     version_range: str = "",
     confidence: Confidence = Confidence.HIGH,
     mapping: str = "heuristic",
@@ -55,7 +58,9 @@ def triaged(
         mapping=mapping,
         confidence=confidence,
     )
-    return TriagedFinding(finding, status, details, reason=reason, issue_url=issue_url)
+    return TriagedFinding(
+        finding, status, details, reason=reason, issue_url=issue_url, justification=justification
+    )
 
 
 OPENSSL = package("openssl-1.0.1f", "0aq7ldpzd3f4aq2ycvf1klbs2vzrp00h")
@@ -145,4 +150,80 @@ def sample_result() -> ScanResult:
         skipped=(Skipped(f"{STORE}/7hs0-source", "not a package (no version in the name)"),),
         warnings=("advisory index is 30.0 hours old (limit 24 hours)",),
         scanned_at=SCANNED_AT,
+    )
+
+
+VEX_FILE = "/etc/nix-audit/vex.json"
+WHITELIST_FILE = "/etc/nix-audit/wl.toml"
+
+
+def vex_result() -> ScanResult:
+    """VEX decisions of every kind and whitelist hygiene warnings, on top of one index."""
+    findings = (
+        triaged(
+            OPENSSL,
+            AdvisoryDetails("CVE-2014-0160", "Heartbleed.", cvss_v3=7.5, severity="HIGH"),
+            reason=f"VEX: affected: Upgrade with the next channel bump [{VEX_FILE}: statements[2]]",
+        ),
+        triaged(
+            OPENSSL,
+            AdvisoryDetails("CVE-2014-0224", "CCS injection.", cvss_v3=7.4, severity="HIGH"),
+            TriageStatus.NOT_AFFECTED,
+            reason=(
+                "VEX: not_affected (vulnerable_code_not_in_execute_path): only the client "
+                f"library is used [{VEX_FILE}: statements[0]]"
+            ),
+            justification="vulnerable_code_not_in_execute_path",
+        ),
+        triaged(
+            ZLIB,
+            AdvisoryDetails("CVE-2018-25032", "Memory corruption.", cvss_v3=7.5, severity="HIGH"),
+            TriageStatus.NOT_AFFECTED,
+            reason=(
+                "VEX: not_affected (code_not_reachable): deflate is never called with "
+                "Z_FIXED [/etc/nix-audit/cdx-vex.json: vulnerabilities[0]]"
+            ),
+            justification="code_not_reachable",
+        ),
+        triaged(
+            ZLIB,
+            AdvisoryDetails(
+                "CVE-2022-37434", "inflate overflow.", cvss_v3=9.8, severity="CRITICAL"
+            ),
+            TriageStatus.NOT_AFFECTED,
+            reason=f"VEX: not_affected: inflateGetHeader is not used [{VEX_FILE}: statements[1]]",
+        ),
+        triaged(
+            CURL,
+            AdvisoryDetails(
+                "CVE-2023-28319", "Use after free in SSH.", cvss_v4=7.5, severity="HIGH"
+            ),
+            TriageStatus.PATCHED,
+            reason=f"VEX: fixed: backported in the overlay [{VEX_FILE}: statements[3]]",
+        ),
+        triaged(
+            LIBXSLT,
+            AdvisoryDetails("CVE-2019-11068", "Bypass.", cvss_v3=9.8, severity="CRITICAL"),
+            TriageStatus.WHITELISTED,
+            reason="false positive: another libxslt",
+        ),
+    )
+    hygiene = TriageHygiene(
+        unused=(HygieneRule("bzip2", f"{WHITELIST_FILE}:9", cves=("CVE-2016-3189",)),),
+        expired=(
+            HygieneRule("zlib", f"{WHITELIST_FILE}:6", until=date(2026, 1, 1), comment="wait"),
+        ),
+        broad=(
+            HygieneRule(
+                "libxslt", f"{WHITELIST_FILE}:1", comment="false positive: another libxslt"
+            ),
+        ),
+    )
+    base = sample_result()
+    return ScanResult(
+        packages=(OPENSSL, ZLIB, LIBXSLT, CURL, HELLO),
+        findings=findings,
+        index=base.index,
+        scanned_at=SCANNED_AT,
+        hygiene=hygiene,
     )

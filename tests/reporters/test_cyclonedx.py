@@ -16,7 +16,7 @@ from nix_audit.reporters.interface import ReportOptions
 from nix_audit.reporters.openvex import OpenVexReporter
 from tests.reporters.conftest import Golden
 from tests.reporters.hostile import BAD_CHARACTERS, HUGE, SCRIPT, hostile_result
-from tests.reporters.sample import OPENSSL, ZLIB, sample_result, triaged
+from tests.reporters.sample import OPENSSL, ZLIB, sample_result, triaged, vex_result
 
 VERSION = "0.0.0-test"
 
@@ -175,3 +175,41 @@ def test_hostile_text_is_escaped_but_kept() -> None:
     found = {v["id"]: v for v in json.loads(text)["vulnerabilities"]}
     description = found["CVE-2024-0001"]["description"]
     assert SCRIPT in description and len(description) >= HUGE  # kept whole, as data
+
+
+def test_golden_vex(golden: Golden) -> None:
+    text = render_text(vex_result())
+    assert_valid(text)
+    golden("report_vex.cdx.json", text)
+
+
+def test_not_affected_maps_to_cyclonedx_states_and_justifications() -> None:
+    found = vulnerabilities(vex_result())
+    # A CycloneDX label is kept; an OpenVEX one is translated; none stays none.
+    assert found["CVE-2018-25032"]["analysis"]["justification"] == "code_not_reachable"
+    assert found["CVE-2014-0224"]["analysis"]["justification"] == "code_not_reachable"
+    assert "justification" not in found["CVE-2022-37434"]["analysis"]
+    assert {found[c]["analysis"]["state"] for c in ("CVE-2018-25032", "CVE-2022-37434")} == {
+        "not_affected"
+    }
+    assert found["CVE-2022-37434"]["analysis"]["detail"].startswith("VEX: not_affected: inflate")
+    fixed = found["CVE-2023-28319"]["analysis"]
+    assert fixed["state"] == "resolved"
+    assert fixed["detail"].startswith("VEX: fixed: backported in the overlay")
+    affected = found["CVE-2014-0160"]["analysis"]
+    assert affected["state"] == "exploitable"
+    assert affected["detail"].startswith("VEX: affected: Upgrade")
+
+
+def test_component_not_present_is_a_false_positive() -> None:
+    finding = triaged(
+        OPENSSL,
+        AdvisoryDetails("CVE-2020-0001"),
+        TriageStatus.NOT_AFFECTED,
+        reason="VEX: not_affected (component_not_present) [vex.json: statements[0]]",
+        justification="component_not_present",
+    )
+    text = render_text(ScanResult(packages=(OPENSSL,), findings=(finding,), index=None))
+    assert_valid(text)
+    [vulnerability] = json.loads(text)["vulnerabilities"]
+    assert vulnerability["analysis"]["state"] == "false_positive"

@@ -140,3 +140,16 @@ def test_hostile_text_is_escaped_and_cut() -> None:
         "https://nvd.nist.gov/vuln/detail/CVE-2024-0003",
         "https://nvd.nist.gov/vuln/detail/CVE-2024-0002",
     ]
+
+
+def test_not_affected_rows_and_hygiene_warnings() -> None:
+    from tests.reporters.sample import vex_result
+
+    page = parse(vex_result())
+    statuses = [row[6] for row in page.rows]
+    assert statuses.count("not_affected") == 3
+    assert "status-not_affected" in page.row_classes
+    [row] = [r for r in page.rows if r[3] == "CVE-2018-25032"]
+    assert row[7].startswith("not_affected: VEX: not_affected (code_not_reachable)")
+    html = HtmlReporter(VERSION).render(vex_result(), ReportOptions())
+    assert "has no cve list: it hides every version and every future CVE of libxslt" in html

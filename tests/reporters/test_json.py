@@ -10,7 +10,7 @@ from nix_audit.models import AdvisoryDetails, ScanResult
 from nix_audit.reporters.interface import ReportOptions
 from nix_audit.reporters.json import SCHEMA_VERSION, JsonReporter
 from tests.reporters.conftest import Golden
-from tests.reporters.sample import HELLO, package, sample_result, triaged
+from tests.reporters.sample import HELLO, package, sample_result, triaged, vex_result
 
 VULNIX_KEYS = {
     "name": str,
@@ -36,6 +36,7 @@ FINDING_KEYS = {
     "confidence",
     "reason",
     "issue_url",
+    "justification",
 }
 
 
@@ -62,14 +63,13 @@ def test_every_derivation_has_vulnix_keys_and_ours() -> None:
     for derivation in document["derivations"]:
         for key, kind in VULNIX_KEYS.items():
             assert isinstance(derivation[key], kind), key
-        assert {"store_path", "closure", "patched", "findings"} <= set(derivation)
+        assert {"store_path", "closure", "patched", "not_affected", "findings"} <= set(derivation)
         for finding in derivation["findings"]:
             assert set(finding) == FINDING_KEYS
         cves = [f["cve"] for f in derivation["findings"]]
         assert sorted(derivation["cvssv3_basescore"]) == sorted(cves)
-        assert sorted(
-            derivation["affected_by"] + derivation["whitelisted"] + derivation["patched"]
-        ) == sorted(cves)
+        statuses = ("affected_by", "whitelisted", "patched", "not_affected")
+        assert sorted(cve for key in statuses for cve in derivation[key]) == sorted(cves)
 
 
 def test_openssl_entry_splits_cves_by_status() -> None:
@@ -108,6 +108,7 @@ def test_summary_counts() -> None:
         "affected": 5,
         "whitelisted": 2,
         "patched": 2,
+        "not_affected": 0,
     }
 
 
@@ -141,3 +142,60 @@ def test_output_is_deterministic() -> None:
     again = dataclasses.replace(result, findings=tuple(reversed(result.findings)))
     options = ReportOptions(show_whitelisted=True)
     assert JsonReporter().render(again, options) == JsonReporter().render(result, options)
+
+
+def test_golden_vex_and_hygiene(golden: Golden) -> None:
+    reporter = JsonReporter(tool_version="0.0.0-test")
+    golden("report_vex.json", reporter.render(vex_result(), ReportOptions(show_whitelisted=True)))
+
+
+def test_not_affected_findings_carry_the_justification() -> None:
+    document = render(vex_result(), ReportOptions(show_whitelisted=True))
+    [zlib] = [d for d in document["derivations"] if d["pname"] == "zlib"]
+    assert zlib["not_affected"] == ["CVE-2018-25032", "CVE-2022-37434"]
+    assert zlib["affected_by"] == [] and zlib["whitelisted"] == []
+    justifications = {f["cve"]: f["justification"] for f in zlib["findings"]}
+    assert justifications == {"CVE-2018-25032": "code_not_reachable", "CVE-2022-37434": None}
+    assert document["summary"]["not_affected"] == 3
+
+
+def test_not_affected_only_derivations_are_listed_with_show_whitelisted() -> None:
+    def names(options: ReportOptions) -> list[str]:
+        return [d["pname"] for d in render(vex_result(), options)["derivations"]]
+
+    assert names(ReportOptions()) == ["openssl"]
+    assert names(ReportOptions(show_whitelisted=True)) == ["curl", "libxslt", "openssl", "zlib"]
+
+
+def test_triage_hygiene_lists_rules() -> None:
+    hygiene = render(vex_result())["triage_hygiene"]
+    assert hygiene == {
+        "unused": [
+            {
+                "rule": "bzip2",
+                "origin": "/etc/nix-audit/wl.toml:9",
+                "cves": ["CVE-2016-3189"],
+                "until": None,
+                "comment": "",
+            }
+        ],
+        "expired": [
+            {
+                "rule": "zlib",
+                "origin": "/etc/nix-audit/wl.toml:6",
+                "cves": None,
+                "until": "2026-01-01",
+                "comment": "wait",
+            }
+        ],
+        "broad": [
+            {
+                "rule": "libxslt",
+                "origin": "/etc/nix-audit/wl.toml:1",
+                "cves": None,
+                "until": None,
+                "comment": "false positive: another libxslt",
+            }
+        ],
+    }
+    assert render(sample_result())["triage_hygiene"] is None  # no whitelist was checked

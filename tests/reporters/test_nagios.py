@@ -18,7 +18,15 @@ from nix_audit.reporters.nagios import (
 )
 from tests.reporters.conftest import Golden
 from tests.reporters.hostile import BAD_CHARACTERS, hostile_result
-from tests.reporters.sample import HELLO, OPENSSL, ZLIB, package, sample_result, triaged
+from tests.reporters.sample import (
+    HELLO,
+    OPENSSL,
+    ZLIB,
+    package,
+    sample_result,
+    triaged,
+    vex_result,
+)
 
 # Nagios Plugin Guidelines, "Performance data": 'label'=value[UOM];[warn];[crit];[min];[max]
 PERFDATA = re.compile(r"^[^=' ]+=(?:-?[0-9.]+|U)(?:[a-zA-Z%]*)(?:;[^; ]*){0,4}$")
@@ -179,3 +187,11 @@ def test_parses_with_prometheus_client() -> None:
     }
     [evil, _] = families["nix_audit_package_score"].samples
     assert evil.labels["package"].startswith('evil|"q\\<script>')
+
+
+def test_not_affected_findings_need_no_attention() -> None:
+    counts = monitoring_counts(vex_result())
+    assert (counts.critical, counts.warning, counts.not_affected) == (1, 0, 3)
+    assert counts.patched == 1 and counts.whitelisted == 1
+    assert NagiosReporter().state(vex_result()) is NagiosState.CRITICAL  # Heartbleed stays
+    assert 'nix_audit_suppressed_findings{status="not_affected"} 3' in prometheus(vex_result())

@@ -21,7 +21,7 @@ from nix_audit.reporters.openvex import (
 )
 from tests.reporters.conftest import Golden
 from tests.reporters.hostile import BAD_CHARACTERS, SCRIPT, hostile_result
-from tests.reporters.sample import OPENSSL, ZLIB, sample_result, triaged
+from tests.reporters.sample import OPENSSL, ZLIB, sample_result, triaged, vex_result
 
 VERSION = "0.0.0-test"
 
@@ -181,3 +181,26 @@ def test_hostile_text_is_escaped_but_kept(openvex_schema: dict[str, Any]) -> Non
     statements = {s["vulnerability"]["name"]: s for s in document["statements"]}
     assert SCRIPT in statements["CVE-2024-0002"]["action_statement"]  # kept, as data
     assert statements["CVE-2024-0001"]["products"][0]["@id"].startswith("pkg:nix/ev%1B%5D0%3Bpwned")
+
+
+def test_golden_vex(golden: Golden, openvex_schema: dict[str, Any]) -> None:
+    text = OpenVexReporter(VERSION).render(vex_result(), ReportOptions())
+    validate(json.loads(text), openvex_schema)
+    golden("report_vex.openvex.json", text)
+
+
+def test_vex_decisions_become_statements() -> None:
+    statements = by_cve(vex_result())
+    [translated] = statements["CVE-2018-25032"]  # a CycloneDX justification, translated
+    assert translated["status"] == "not_affected"
+    assert translated["justification"] == "vulnerable_code_not_in_execute_path"
+    assert translated["impact_statement"].startswith("VEX: not_affected (code_not_reachable)")
+    [bare] = statements["CVE-2022-37434"]  # no justification: the impact statement says why
+    assert "justification" not in bare
+    assert bare["impact_statement"].startswith("VEX: not_affected: inflateGetHeader")
+    [fixed] = statements["CVE-2023-28319"]
+    assert fixed["status"] == "fixed"
+    assert fixed["status_notes"].startswith("VEX: fixed: backported in the overlay")
+    [affected] = statements["CVE-2014-0160"]
+    assert affected["status"] == "affected"
+    assert affected["status_notes"].startswith("VEX: affected: Upgrade")

@@ -16,7 +16,7 @@ from nix_audit.reporters.interface import ReportOptions
 from nix_audit.reporters.sarif import FINGERPRINT_KEY, SarifReporter, level
 from tests.reporters.conftest import Golden
 from tests.reporters.hostile import BAD_CHARACTERS, HUGE, SCRIPT, hostile_result
-from tests.reporters.sample import SCANNED_AT, package, sample_result
+from tests.reporters.sample import SCANNED_AT, package, sample_result, vex_result
 
 VERSION = "0.0.0-test"  # the tool version is volatile; the golden file holds this one
 
@@ -160,3 +160,19 @@ def test_hostile_text_is_neutralised_but_kept(sarif_schema: dict[str, Any]) -> N
     assert len(rules["CVE-2024-0001"]["shortDescription"]["text"]) <= 120
     for result in document["runs"][0]["results"]:
         assert "\n" not in result["message"]["text"]
+
+
+def test_not_affected_results_are_suppressed_with_the_vex_reason(
+    sarif_schema: dict[str, Any],
+) -> None:
+    document = render(vex_result())
+    validate(document, sarif_schema)
+    found = {r["ruleId"]: r for r in document["runs"][0]["results"]}
+    not_affected = found["CVE-2018-25032"]
+    assert not_affected["properties"]["status"] == "not_affected"
+    [suppression] = not_affected["suppressions"]
+    assert suppression["kind"] == "external"
+    assert suppression["justification"].startswith(
+        "not_affected: VEX: not_affected (code_not_reachable): deflate is never called"
+    )
+    assert "suppressions" not in found["CVE-2014-0160"]  # VEX said affected: kept

@@ -10,7 +10,7 @@ from nix_audit.models import AdvisoryDetails, ScanResult, TriageStatus
 from nix_audit.reporters.interface import ReportOptions
 from nix_audit.reporters.text import TextReporter
 from tests.reporters.conftest import Golden
-from tests.reporters.sample import HELLO, OPENSSL, package, sample_result, triaged
+from tests.reporters.sample import HELLO, OPENSSL, package, sample_result, triaged, vex_result
 
 CASES = {
     "text_plain.txt": ReportOptions(),
@@ -110,3 +110,45 @@ def test_long_descriptions_wrap_under_the_row() -> None:
     text = TextReporter(width=40).render(sample_result(), ReportOptions(show_description=True))
     described = [line for line in text.splitlines() if line.startswith("    ")]
     assert described and all(len(line) <= 40 for line in described)
+
+
+VEX_CASES = {
+    "text_vex.txt": ReportOptions(),
+    "text_vex_all.txt": ReportOptions(show_whitelisted=True, verbosity=1),
+}
+
+
+@pytest.mark.parametrize("name", list(VEX_CASES))
+def test_golden_vex_and_hygiene(golden: Golden, name: str) -> None:
+    golden(name, TextReporter().render(vex_result(), VEX_CASES[name]))
+
+
+def test_not_affected_is_hidden_like_whitelisted_and_counted() -> None:
+    text = TextReporter().render(vex_result(), ReportOptions())
+    assert blocks(text) == ["openssl-1.0.1f"]
+    assert "3 CVEs left out because a VEX statement says not affected" in text
+    assert "CVE-2014-0224" not in text and "zlib" not in text.split("warning:")[0]
+    # The VEX statement that kept a finding affected is shown under it.
+    assert "    reason: VEX: affected: Upgrade with the next channel bump" in text
+
+
+def test_not_affected_shows_its_justification_with_show_whitelisted() -> None:
+    text = TextReporter(width=200).render(vex_result(), ReportOptions(show_whitelisted=True))
+    assert blocks(text) == ["openssl-1.0.1f", "libxslt-1.1.29", "zlib-1.2.11"]
+    assert "Not affected (VEX):" in text
+    assert "reason: VEX: not_affected (code_not_reachable): deflate is never called" in text
+    assert "left out because a VEX statement" not in text
+
+
+def test_hygiene_warnings_close_the_report() -> None:
+    text = TextReporter().render(vex_result(), ReportOptions())
+    tail = text.rstrip("\n").split("\n\n")[-1].splitlines()
+    assert tail == [
+        'warning: whitelist rule ["zlib"] at /etc/nix-audit/wl.toml:6 expired on 2026-01-01:'
+        " the findings it hid are reported again; renew or remove it",
+        'warning: whitelist rule ["bzip2"] at /etc/nix-audit/wl.toml:9 matched nothing in this'
+        " scan: remove it if stale",
+        'warning: whitelist rule ["libxslt"] at /etc/nix-audit/wl.toml:1 has no cve list: it'
+        " hides every version and every future CVE of libxslt",
+    ]
+    assert "warning: whitelist rule" not in TextReporter().render(sample_result(), ReportOptions())

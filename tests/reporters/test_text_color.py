@@ -10,7 +10,7 @@ from nix_audit.reporters.interface import ReportOptions
 from nix_audit.reporters.text import TextReporter
 from tests.reporters.conftest import Golden
 from tests.reporters.hostile import BAD_CHARACTERS, HUGE, SCRIPT, hostile_result
-from tests.reporters.sample import sample_result
+from tests.reporters.sample import sample_result, vex_result
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")  # Select Graphic Rendition: the only escapes we emit
 COLOR = ReportOptions(color=True)
@@ -73,3 +73,13 @@ def test_hostile_text_is_neutralised_and_cut(colour: bool) -> None:
     assert len(text) < HUGE // 20  # the 1 MB description was cut ...
     assert "\u2026" in rest  # ... with an ellipsis
     assert "[/]" not in rest and "evil|" in rest  # no markup interpretation either
+
+
+def test_vex_and_hygiene_in_colour() -> None:
+    options = ReportOptions(show_whitelisted=True, color=True)
+    text = SGR.sub("", TextReporter(200).render(vex_result(), options))
+    assert "not_affected" in text and "CVE-2018-25032" in text
+    assert "VEX: not_affected (code_not_reachable)" in text
+    assert 'warning: whitelist rule ["libxslt"] at /etc/nix-audit/wl.toml:1 has no cve list' in text
+    plain = SGR.sub("", TextReporter(200).render(vex_result(), COLOR))
+    assert "CVE-2018-25032" not in plain

@@ -1,13 +1,41 @@
-"""Triage: patch evidence first, then whitelist rules, else affected; unused rules."""
+"""Triage: patch evidence, then VEX, then whitelist rules, else affected; rule hygiene."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from nix_audit.models import AdvisoryDetails, Finding, Package, TriageStatus
-from nix_audit.triage.apply import PATCHED_REASON, triage, unused_rules
+import pytest
+
+from nix_audit.models import (
+    AdvisoryDetails,
+    Finding,
+    HygieneRule,
+    Package,
+    ScanResult,
+    TriagedFinding,
+    TriageHygiene,
+    TriageStatus,
+)
+from nix_audit.reporters.cyclonedx import CycloneDxReporter
+from nix_audit.reporters.interface import Reporter, ReportOptions
+from nix_audit.reporters.openvex import OpenVexReporter, WhitelistClaim, whitelist_claim
+from nix_audit.triage.apply import (
+    PATCHED_REASON,
+    broad_rules,
+    expired_rules,
+    triage,
+    triage_hygiene,
+    unused_rules,
+)
+from nix_audit.triage.vex import VexDocument, load_vex, parse_vex
 from nix_audit.triage.whitelist import Whitelist, load_whitelist
+from tests.reporters.sample import sample_result, vex_result
+
+DATA = Path(__file__).parent / "data"
+ACCEPTED = WhitelistClaim.ACCEPTED
 
 TODAY = date(2026, 6, 1)
 
@@ -110,3 +138,178 @@ def test_unused_rules_are_those_that_decided_nothing(tmp_path: Path) -> None:
     unused = unused_rules(wl, items, today=TODAY)
     assert [r.key for r in unused] == ["zlib", "bzip2", "*"]
     assert unused_rules(wl, [], today=TODAY) == list(wl.rules)
+
+
+# --- VEX -------------------------------------------------------------------------------------
+
+
+def openvex(*statements: dict[str, object]) -> VexDocument:
+    text = json.dumps({"@context": "https://openvex.dev/ns/v0.2.0", "statements": statements})
+    return parse_vex(text.encode(), "vex.json")
+
+
+def statement(cve: str, purl: str, status: str, **extra: str) -> dict[str, object]:
+    return {"vulnerability": {"name": cve}, "products": [{"@id": purl}], "status": status, **extra}
+
+
+def test_vex_not_affected_suppresses_with_justification() -> None:
+    vex = openvex(
+        statement(
+            "CVE-2014-0160",
+            "pkg:nix/openssl@1.0.1f",
+            "not_affected",
+            justification="vulnerable_code_not_present",
+            impact_statement="heartbeats are compiled out",
+        )
+    )
+    [result] = triage(
+        [finding("openssl-1.0.1f", "CVE-2014-0160")], {}, Whitelist(), today=TODAY, vex=[vex]
+    )
+    assert result.status is TriageStatus.NOT_AFFECTED
+    assert result.justification == "vulnerable_code_not_present"
+    assert result.reason == (
+        "VEX: not_affected (vulnerable_code_not_present): heartbeats are compiled out "
+        "[vex.json: statements[0]]"
+    )
+
+
+def test_vex_fixed_is_patched_with_the_statement_as_reason() -> None:
+    vex = openvex(statement("CVE-2014-0160", "pkg:nix/openssl", "fixed", status_notes="overlay"))
+    [result] = triage(
+        [finding("openssl-1.0.1f", "CVE-2014-0160")], {}, Whitelist(), today=TODAY, vex=[vex]
+    )
+    assert result.status is TriageStatus.PATCHED
+    assert result.reason == "VEX: fixed: overlay [vex.json: statements[0]]"
+    assert result.justification is None
+
+
+@pytest.mark.parametrize("status", ["affected", "under_investigation"])
+def test_vex_affected_keeps_the_finding_and_says_so(status: str) -> None:
+    vex = openvex(statement("CVE-2014-0160", "pkg:nix/openssl", status, action_statement="upgrade"))
+    [result] = triage(
+        [finding("openssl-1.0.1f", "CVE-2014-0160")], {}, Whitelist(), today=TODAY, vex=[vex]
+    )
+    assert result.status is TriageStatus.AFFECTED
+    assert result.reason.startswith(f"VEX: {status}")
+    assert result.reason.endswith("[vex.json: statements[0]]")
+
+
+def test_precedence_patch_then_vex_then_whitelist(tmp_path: Path) -> None:
+    wl = load(tmp_path)  # whitelists openssl-1.0.1f CVE-2014-0160 and CVE-2014-0224
+    vex = openvex(
+        statement("CVE-2014-0160", "pkg:nix/openssl", "not_affected", impact_statement="no"),
+        statement("CVE-2014-0224", "pkg:nix/openssl", "affected", action_statement="upgrade"),
+    )
+    items = [
+        finding("openssl-1.0.1f", "CVE-2014-0160", frozenset({"CVE-2014-0160"})),  # patch wins
+        finding("openssl-1.0.1f", "CVE-2014-0160"),  # VEX beats the whitelist
+        finding("openssl-1.0.1f", "CVE-2014-0224"),  # VEX affected: the whitelist still hides it
+    ]
+    patched, not_affected, whitelisted = triage(items, {}, wl, today=TODAY, vex=[vex])
+    assert (patched.status, patched.reason) == (TriageStatus.PATCHED, PATCHED_REASON)
+    assert not_affected.status is TriageStatus.NOT_AFFECTED
+    assert (whitelisted.status, whitelisted.reason) == (TriageStatus.WHITELISTED, "fix rolling out")
+    # The whitelist rule still decided one finding; VEX took the other.
+    assert [r.key for r in unused_rules(wl, items, today=TODAY, vex=[vex])] == [
+        "zlib",
+        "bzip2",
+        "*",
+    ]
+
+
+def test_vex_files_from_the_data_folder() -> None:
+    documents = [load_vex(DATA / "openvex.json"), load_vex(DATA / "cyclonedx-vex.json")]
+    items = [
+        finding("openssl-3.0.7", "CVE-2023-0286"),
+        finding("openssl-3.0.7", "CVE-2023-0464"),
+        finding("curl-8.0.1", "CVE-2023-28320"),
+        finding("curl-8.0.1", "CVE-2023-28322"),
+        finding("curl-8.0.1", "CVE-2023-27535"),
+    ]
+    statuses = [r.status for r in triage(items, {}, Whitelist(), today=TODAY, vex=documents)]
+    assert statuses == [
+        TriageStatus.NOT_AFFECTED,
+        TriageStatus.AFFECTED,
+        TriageStatus.NOT_AFFECTED,  # CycloneDX false_positive
+        TriageStatus.PATCHED,  # CycloneDX resolved_with_pedigree
+        TriageStatus.AFFECTED,  # no analysis
+    ]
+
+
+def raw(result: ScanResult) -> list[Finding]:
+    """The findings before triage: what a new scan of the same packages would match."""
+    return [t.finding for t in result.findings]
+
+
+def suppressed(findings: list[TriagedFinding]) -> set[tuple[str, str]]:
+    return {
+        (t.finding.package.key, t.finding.cve_id)
+        for t in findings
+        if t.status is not TriageStatus.AFFECTED
+    }
+
+
+@pytest.mark.parametrize("make", [sample_result, vex_result])
+@pytest.mark.parametrize("reporter", [OpenVexReporter("0"), CycloneDxReporter("0")])
+def test_own_vex_output_round_trips(
+    tmp_path: Path, make: Callable[[], ScanResult], reporter: Reporter
+) -> None:
+    """Rendered, read back and applied to the same findings, a report suppresses exactly the
+    findings it says are not affected or fixed: nothing accepted-but-affected slips through."""
+    result = make()
+    path = tmp_path / "own.json"
+    path.write_text(reporter.render(result, ReportOptions()), encoding="utf-8")
+    again = triage(raw(result), {}, Whitelist(), today=TODAY, vex=[load_vex(path)])
+    expected = {
+        (t.finding.package.key, t.finding.cve_id)
+        for t in result.findings
+        if t.status in (TriageStatus.PATCHED, TriageStatus.NOT_AFFECTED)
+        or (t.status is TriageStatus.WHITELISTED and whitelist_claim(t.reason) is not ACCEPTED)
+    }
+    assert expected  # both samples have some
+    assert suppressed(again) == expected
+    statuses = {(t.finding.package.key, t.finding.cve_id): t.status for t in again}
+    for t in result.findings:
+        if t.status in (TriageStatus.PATCHED, TriageStatus.NOT_AFFECTED):
+            assert statuses[(t.finding.package.key, t.finding.cve_id)] is t.status
+
+
+# --- hygiene ---------------------------------------------------------------------------------
+
+
+def test_expired_and_broad_rules(tmp_path: Path) -> None:
+    wl = load(tmp_path)
+    assert [r.key for r in expired_rules(wl, today=TODAY)] == ["zlib"]
+    assert expired_rules(wl, today=date(2025, 12, 31)) == []
+    # ["zlib"] is bare but expired: it hides nothing any more, so it is only "expired".
+    assert broad_rules(wl, today=TODAY) == []
+    assert [r.key for r in broad_rules(wl, today=date(2025, 12, 31))] == ["zlib"]
+
+
+def test_broad_rule_needs_no_version_and_no_cve(tmp_path: Path) -> None:
+    path = tmp_path / "wl.toml"
+    path.write_text(
+        '["libxslt"]\ncomment = "unused"\n\n["curl-8.0.1"]\n\n["bzip2"]\ncve = ["CVE-2016-3189"]\n',
+        encoding="utf-8",
+    )
+    assert [r.key for r in broad_rules(load_whitelist(str(path)), today=TODAY)] == ["libxslt"]
+
+
+def test_triage_hygiene_collects_the_three_checks(tmp_path: Path) -> None:
+    wl = load(tmp_path)
+    origin = str(tmp_path / "wl.toml")
+    items = [finding("openssl-1.0.1f", "CVE-2014-0160")]
+    hygiene = triage_hygiene(wl, items, today=TODAY)
+    assert hygiene == TriageHygiene(
+        unused=(
+            HygieneRule("bzip2", f"{origin}:9", cves=("CVE-2016-3189",)),
+            HygieneRule("*", f"{origin}:12", cves=("CVE-2099-0001",)),
+        ),
+        expired=(HygieneRule("zlib", f"{origin}:6", until=date(2026, 1, 1)),),
+        broad=(),
+    )
+    assert hygiene.count == 3
+    before = triage_hygiene(wl, items, today=date(2025, 12, 31))
+    assert [r.key for r in before.unused] == ["zlib", "bzip2", "*"]
+    assert [r.key for r in before.broad] == ["zlib"] and before.expired == ()
+    assert triage_hygiene(Whitelist(), items, today=TODAY).count == 0

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nix_audit.models import Package, TriagedFinding, TriageStatus
+from nix_audit.models import HygieneRule, Package, TriagedFinding, TriageHygiene, TriageStatus
 
 __all__ = [
     "PackageFindings",
@@ -18,6 +18,7 @@ __all__ = [
     "cve_sort_key",
     "finding_sort_key",
     "group_findings",
+    "hygiene_messages",
     "score_text",
 ]
 
@@ -110,3 +111,29 @@ def group_findings(findings: Iterable[TriagedFinding]) -> list[PackageFindings]:
         PackageFindings(package, tuple(sorted(by_cve.values(), key=finding_sort_key)))
         for package, by_cve in groups.values()
     ]
+
+
+def hygiene_messages(hygiene: TriageHygiene | None) -> list[str]:
+    """One line per whitelist hygiene warning (issue #5): expired, then unused, then broad
+    rules, each in file order. Empty when no whitelist was checked or all is well."""
+    if hygiene is None:
+        return []
+    lines = [
+        f"{_rule(r)} expired on {r.until:%Y-%m-%d}: the findings it hid are reported again;"
+        " renew or remove it"
+        for r in hygiene.expired
+        if r.until is not None
+    ]
+    lines += [
+        f"{_rule(r)} matched nothing in this scan: remove it if stale" for r in hygiene.unused
+    ]
+    lines += [
+        f"{_rule(r)} has no cve list: it hides every version and every future CVE of "
+        f"{clean_text(r.key)}"
+        for r in hygiene.broad
+    ]
+    return lines
+
+
+def _rule(rule: HygieneRule) -> str:
+    return f'whitelist rule ["{clean_text(rule.key)}"] at {clean_text(rule.origin)}'

@@ -9,10 +9,17 @@ vulnerability that ``affects`` that component, with NVD ratings and a VEX ``anal
 
 - affected -> ``exploitable``; with a low-confidence product mapping ``in_triage``, since
   nobody has confirmed that the NVD product is this package;
-- patched -> ``resolved``: a patch named after the CVE is applied;
+- patched -> ``resolved``: a patch named after the CVE is applied, or a VEX statement said
+  ``fixed`` (then its text is the detail);
+- not affected (a VEX statement said so) -> ``not_affected`` with the justification as a
+  CycloneDX label (an OpenVEX one translated by ``cyclonedx_justification``), or
+  ``false_positive`` for OpenVEX's ``component_not_present``, the same pairing the
+  whitelist claims use; the statement is the detail;
 - whitelisted -> from the rule's comment (``openvex.whitelist_claim``): a wrong match is a
   ``false_positive``, a comment saying the build is not affected ``not_affected``, anything
   else (accepted risk, fix under way) stays ``exploitable``, with the comment as the detail.
+
+An affected finding that a VEX statement called affected keeps the statement as the detail.
 
 Dependencies: one flat entry per component for now; closure edges come with the pipeline.
 """
@@ -29,7 +36,7 @@ from urllib.parse import quote
 from cyclonedx.model import Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.impact_analysis import ImpactAnalysisState
+from cyclonedx.model.impact_analysis import ImpactAnalysisJustification, ImpactAnalysisState
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.model.vulnerability import (
     BomTarget,
@@ -54,8 +61,9 @@ from nix_audit.models import (
 from nix_audit.reporters import group_findings
 from nix_audit.reporters.interface import Reporter, ReportOptions
 from nix_audit.reporters.openvex import WhitelistClaim, nix_purl, whitelist_claim
+from nix_audit.triage.apply import PATCHED_REASON
 
-__all__ = ["CycloneDxReporter", "cvss_severity"]
+__all__ = ["CycloneDxReporter", "cvss_severity", "cyclonedx_justification"]
 
 _NVD_DETAIL_URL = "https://nvd.nist.gov/vuln/detail/"
 _SERIAL_NAMESPACE = uuid.UUID("0f5d1c52-7a43-4b8e-a1c9-6e2b7d9a3f40")
@@ -64,6 +72,24 @@ _WHITELIST_STATE = {
     WhitelistClaim.NOT_AFFECTED: ImpactAnalysisState.NOT_AFFECTED,
     WhitelistClaim.ACCEPTED: ImpactAnalysisState.EXPLOITABLE,
 }
+# OpenVEX 0.2.0 justification -> CycloneDX 1.6 analysis.justification. OpenVEX's
+# vulnerable_code_cannot_be_controlled_by_adversary has no CycloneDX counterpart; its text
+# stays in the detail. component_not_present is written as the false_positive state instead.
+_FROM_OPENVEX = {
+    "vulnerable_code_not_present": ImpactAnalysisJustification.CODE_NOT_PRESENT,
+    "vulnerable_code_not_in_execute_path": ImpactAnalysisJustification.CODE_NOT_REACHABLE,
+    "inline_mitigations_already_exist": (
+        ImpactAnalysisJustification.PROTECTED_BY_MITIGATING_CONTROL
+    ),
+}
+
+
+def cyclonedx_justification(label: str | None) -> ImpactAnalysisJustification | None:
+    """A VEX justification as a CycloneDX label: kept, translated from OpenVEX, or None."""
+    for justification in ImpactAnalysisJustification:
+        if justification.value == label:
+            return justification
+    return _FROM_OPENVEX.get(label or "")
 
 
 def cvss_severity(score: float, version: int) -> VulnerabilitySeverity:
@@ -223,10 +249,11 @@ def _rating(
 
 def _analysis(triaged: TriagedFinding) -> VulnerabilityAnalysis:
     if triaged.status is TriageStatus.PATCHED:
-        return VulnerabilityAnalysis(
-            state=ImpactAnalysisState.RESOLVED,
-            detail="patch named after the CVE applied",
-        )
+        vex = triaged.reason and triaged.reason != PATCHED_REASON
+        detail = triaged.reason if vex else "patch named after the CVE applied"
+        return VulnerabilityAnalysis(state=ImpactAnalysisState.RESOLVED, detail=detail)
+    if triaged.status is TriageStatus.NOT_AFFECTED:
+        return _not_affected(triaged)
     if triaged.status is TriageStatus.WHITELISTED:
         detail = triaged.reason or "whitelisted"
         if triaged.issue_url:
@@ -234,11 +261,25 @@ def _analysis(triaged: TriagedFinding) -> VulnerabilityAnalysis:
         state = _WHITELIST_STATE[whitelist_claim(triaged.reason)]
         return VulnerabilityAnalysis(state=state, detail=f"whitelisted: {detail}")
     if triaged.finding.confidence is Confidence.LOW:
-        return VulnerabilityAnalysis(
-            state=ImpactAnalysisState.IN_TRIAGE,
-            detail=f"matched through a low-confidence {triaged.finding.mapping} product mapping",
-        )
-    return VulnerabilityAnalysis(state=ImpactAnalysisState.EXPLOITABLE)
+        detail = f"matched through a low-confidence {triaged.finding.mapping} product mapping"
+        if triaged.reason:
+            detail += f"; {triaged.reason}"
+        return VulnerabilityAnalysis(state=ImpactAnalysisState.IN_TRIAGE, detail=detail)
+    # A reason on an affected finding is the VEX statement that said affected.
+    return VulnerabilityAnalysis(
+        state=ImpactAnalysisState.EXPLOITABLE, detail=triaged.reason or None
+    )
+
+
+def _not_affected(triaged: TriagedFinding) -> VulnerabilityAnalysis:
+    detail = triaged.reason or "a VEX statement says not affected"
+    if triaged.justification == "component_not_present":
+        return VulnerabilityAnalysis(state=ImpactAnalysisState.FALSE_POSITIVE, detail=detail)
+    return VulnerabilityAnalysis(
+        state=ImpactAnalysisState.NOT_AFFECTED,
+        justification=cyclonedx_justification(triaged.justification),
+        detail=detail,
+    )
 
 
 def _nvd_time(text: str) -> datetime | None:

@@ -6,8 +6,9 @@ images or fonts, and a Content-Security-Policy meta tag (CSP Level 3, ``default-
 from a feed, a derivation or a whitelist is stripped of control characters and HTML-escaped
 (``html.escape`` with quotes), and descriptions are cut to ``MAX_DESCRIPTION`` characters.
 
-The table shows every finding, whitelisted and patched ones too, with a status column: a file
-is read later and by others, who should see what was hidden and why.
+The table shows every finding, whitelisted, patched and not affected (VEX) ones too, with a
+status column: a file is read later and by others, who should see what was hidden and why.
+Whitelist hygiene warnings are listed with the other warnings.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from urllib.parse import quote
 
 from nix_audit import __version__
 from nix_audit.models import ScanResult, TriagedFinding, TriageStatus
-from nix_audit.reporters import clean_text, cve_sort_key, group_findings, score_text
+from nix_audit.reporters import (
+    clean_text,
+    cve_sort_key,
+    group_findings,
+    hygiene_messages,
+    score_text,
+)
 from nix_audit.reporters._sanitize import (
     MAX_DESCRIPTION,
     database_age_hours,
@@ -53,7 +60,7 @@ td.description { font-size: 0.9em; max-width: 40em; }
 .sev-medium { background: #f0a500; color: #1b1b1b; }
 .sev-low { background: #3d7fc4; color: #fff; }
 .sev-none, .sev-unknown { background: #ddd; color: #1b1b1b; }
-tr.status-whitelisted td, tr.status-patched td { color: #6b6b6b; }
+tr.status-whitelisted td, tr.status-patched td, tr.status-not_affected td { color: #6b6b6b; }
 """
 
 # Sorts by a cell's data-sort value when it has one (numbers), else by its text. Static: no
@@ -137,13 +144,14 @@ class HtmlReporter(Reporter):
             "<header>",
             "<h1>nix-audit report</h1>",
             f'<p class="summary">{vulnerable} of {len({p.key for p in result.packages})} '
-            f"packages with active advisories: {len(affected)} findings; {hidden} whitelisted "
-            f"or patched{scanned}. nix-audit {html_text(self.tool_version)}.</p>",
+            f"packages with active advisories: {len(affected)} findings; {hidden} whitelisted, "
+            f"patched or not affected{scanned}. nix-audit {html_text(self.tool_version)}.</p>",
             f'<p class="database">{_database(result)}</p>',
         ]
-        if result.warnings:
+        warnings = [*result.warnings, *hygiene_messages(result.hygiene)]
+        if warnings:
             lines.append('<ul class="warnings">')
-            lines += [f"<li>{html_text(w, MAX_DESCRIPTION)}</li>" for w in result.warnings]
+            lines += [f"<li>{html_text(w, MAX_DESCRIPTION)}</li>" for w in warnings]
             lines.append("</ul>")
         lines.append("</header>")
         return lines

@@ -14,7 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nix_audit import __version__
-from nix_audit.models import FeedState, IndexStatus, ScanResult, TriagedFinding, TriageStatus
+from nix_audit.models import (
+    FeedState,
+    HygieneRule,
+    IndexStatus,
+    ScanResult,
+    TriagedFinding,
+    TriageHygiene,
+    TriageStatus,
+)
 from nix_audit.reporters import PackageFindings, cve_sort_key, group_findings
 from nix_audit.reporters.interface import Reporter, ReportOptions
 
@@ -44,13 +52,15 @@ class JsonReporter(Reporter):
             "derivations": [_derivation(g) for g in shown],
             "skipped": [{"what": s.what, "reason": s.reason} for s in result.skipped],
             "warnings": list(result.warnings),
+            "triage_hygiene": _hygiene(result.hygiene),
         }
         return json.dumps(document, indent=2, ensure_ascii=True) + "\n"
 
 
 def _included(group: PackageFindings, options: ReportOptions) -> bool:
     """vulnix lists a derivation whose CVEs are all whitelisted only with ``-s``; so do we,
-    counting patched CVEs as whitelisted (vulnix treats such patches as whitelist entries)."""
+    counting patched CVEs as whitelisted (vulnix treats such patches as whitelist entries),
+    and CVEs a VEX statement calls not affected too."""
     if group.with_status(TriageStatus.AFFECTED):
         return True
     return options.show_whitelisted or (
@@ -107,6 +117,7 @@ def _summary(result: ScanResult, groups: list[PackageFindings]) -> JsonObject:
         "affected": count(TriageStatus.AFFECTED),
         "whitelisted": count(TriageStatus.WHITELISTED),
         "patched": count(TriageStatus.PATCHED),
+        "not_affected": count(TriageStatus.NOT_AFFECTED),
     }
 
 
@@ -130,6 +141,7 @@ def _derivation(group: PackageFindings) -> JsonObject:
         "store_path": package.store_path,
         "closure": package.closure.value,
         "patched": ids(TriageStatus.PATCHED),
+        "not_affected": ids(TriageStatus.NOT_AFFECTED),
         "findings": [_finding(f) for f in findings],
     }
 
@@ -150,4 +162,26 @@ def _finding(triaged: TriagedFinding) -> JsonObject:
         "confidence": finding.confidence.value,
         "reason": triaged.reason,
         "issue_url": triaged.issue_url,
+        "justification": triaged.justification,
+    }
+
+
+def _hygiene(hygiene: TriageHygiene | None) -> JsonObject | None:
+    """The whitelist hygiene checks (issue #5); null when no whitelist was checked."""
+    if hygiene is None:
+        return None
+    return {
+        "unused": [_rule(r) for r in hygiene.unused],
+        "expired": [_rule(r) for r in hygiene.expired],
+        "broad": [_rule(r) for r in hygiene.broad],
+    }
+
+
+def _rule(rule: HygieneRule) -> JsonObject:
+    return {
+        "rule": rule.key,
+        "origin": rule.origin,
+        "cves": None if rule.cves is None else list(rule.cves),
+        "until": None if rule.until is None else rule.until.isoformat(),
+        "comment": rule.comment,
     }

@@ -1,7 +1,8 @@
 """Monitoring reports: a Nagios/Icinga/Sensu plugin status, and Prometheus textfile metrics.
 
 vulnix ran as a monitoring check on every host (issue #5); these two formats make that a
-one-liner. Both count only what needs attention: findings neither whitelisted nor patched.
+one-liner. Both count only what needs attention: affected findings, neither whitelisted nor
+patched nor called not affected by a VEX statement.
 
 Severity for monitoring, by the finding's score (CVSS v3, else v4, else v2):
 ``critical`` is a score of 7.0 or more (CVSS "High" and "Critical"), ``warning`` is any other
@@ -54,9 +55,10 @@ class MonitoringCounts:
     critical: int  # affected findings scored >= CRITICAL_SCORE
     warning: int  # other affected findings
     whitelisted: int
-    patched: int
+    patched: int  # by a patch named after the CVE, or a VEX statement saying fixed
     by_severity: tuple[tuple[str, int], ...]  # affected findings by CVSS rating, "unknown" too
     db_age_hours: float | None
+    not_affected: int = 0  # a VEX statement says the product is not affected
 
     @property
     def state(self) -> NagiosState:
@@ -98,6 +100,7 @@ def monitoring_counts(result: ScanResult) -> MonitoringCounts:
         patched=sum(len(g.with_status(TriageStatus.PATCHED)) for g in groups),
         by_severity=tuple(by_severity.items()),
         db_age_hours=database_age_hours(result.index, result.scanned_at),
+        not_affected=sum(len(g.with_status(TriageStatus.NOT_AFFECTED)) for g in groups),
     )
 
 
@@ -186,10 +189,11 @@ class PrometheusReporter(Reporter):
         )
         lines += _metric(
             "nix_audit_suppressed_findings",
-            "Findings hidden by a whitelist or by a patch named after the CVE.",
+            "Findings hidden by a whitelist, a patch named after the CVE or a VEX statement.",
             [
                 ({"status": "whitelisted"}, counts.whitelisted),
                 ({"status": "patched"}, counts.patched),
+                ({"status": "not_affected"}, counts.not_affected),
             ],
         )
         lines += _metric(

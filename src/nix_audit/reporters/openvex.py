@@ -6,7 +6,11 @@ OpenVEX specification 0.2.0 ("Statement", "Status Labels", "Status Justification
 - affected -> ``affected`` with an ``action_statement`` (required for that status);
   a low-confidence product mapping -> ``under_investigation``: nobody has confirmed that
   the NVD product is this package;
-- patched (a patch named after the CVE is applied) -> ``fixed``;
+- patched (a patch named after the CVE is applied, or a VEX statement said ``fixed``) ->
+  ``fixed``, with the VEX statement as the status notes;
+- not affected (a VEX statement said so) -> ``not_affected`` with its justification (a
+  CycloneDX label translated by ``openvex_justification``) and the statement as the
+  impact statement;
 - whitelisted -> depends on what the rule's comment claims (``whitelist_claim``). A vulnix
   whitelist entry is written for two different reasons: the match is wrong (another product
   of the same name) or the risk is accepted / a fix is on its way. Only the first is a claim
@@ -15,6 +19,9 @@ OpenVEX specification 0.2.0 ("Statement", "Status Labels", "Status Justification
   does not include the vulnerable component"; else an ``impact_statement`` with the
   comment). Anything else stays ``affected``, with the acceptance as the action statement:
   a VEX document is read by others, and an accepted risk is still a risk.
+
+An affected finding that a VEX statement called affected or under investigation keeps that
+statement in ``status_notes``.
 
 Products are identified by purl (``pkg:nix/<pname>@<version>``, see ``package_purl``).
 """
@@ -37,12 +44,15 @@ from nix_audit.models import Confidence, Package, ScanResult, TriagedFinding, Tr
 from nix_audit.reporters import cve_sort_key, group_findings
 from nix_audit.reporters._sanitize import rfc3339
 from nix_audit.reporters.interface import Reporter, ReportOptions
+from nix_audit.triage.apply import PATCHED_REASON
 
 __all__ = [
     "OPENVEX_CONTEXT",
     "OpenVexReporter",
     "WhitelistClaim",
+    "fixed_notes",
     "nix_purl",
+    "openvex_justification",
     "package_purl",
     "whitelist_claim",
 ]
@@ -54,6 +64,28 @@ _NVD_DETAIL_URL = "https://nvd.nist.gov/vuln/detail/"
 _ID_NAMESPACE = uuid.UUID("5b0ac3a4-6c7e-4f0e-9d3b-2f1d6f0a9e11")
 
 JsonObject = dict[str, Any]
+
+# CycloneDX 1.6 analysis.justification -> the OpenVEX 0.2.0 justification closest to it. The
+# requires_* labels say the vulnerable code is present but not reached in this setting; the
+# protected_* labels name a mitigation in place.
+_FROM_CYCLONEDX = {
+    "code_not_present": "vulnerable_code_not_present",
+    "code_not_reachable": "vulnerable_code_not_in_execute_path",
+    "requires_configuration": "vulnerable_code_not_in_execute_path",
+    "requires_dependency": "vulnerable_code_not_in_execute_path",
+    "requires_environment": "vulnerable_code_not_in_execute_path",
+    "protected_by_compiler": "inline_mitigations_already_exist",
+    "protected_at_runtime": "inline_mitigations_already_exist",
+    "protected_at_perimeter": "inline_mitigations_already_exist",
+    "protected_by_mitigating_control": "inline_mitigations_already_exist",
+}
+_OPENVEX_JUSTIFICATIONS = frozenset({
+    "component_not_present",
+    "vulnerable_code_not_present",
+    "vulnerable_code_not_in_execute_path",
+    "vulnerable_code_cannot_be_controlled_by_adversary",
+    "inline_mitigations_already_exist",
+})  # fmt: skip
 
 
 class WhitelistClaim(enum.Enum):
@@ -84,6 +116,14 @@ def whitelist_claim(reason: str) -> WhitelistClaim:
     if _NOT_AFFECTED.search(reason):
         return WhitelistClaim.NOT_AFFECTED
     return WhitelistClaim.ACCEPTED
+
+
+def openvex_justification(label: str | None) -> str | None:
+    """A VEX justification as an OpenVEX 0.2.0 label: kept, translated from CycloneDX, or
+    None when there is none (or it has no OpenVEX counterpart)."""
+    if label in _OPENVEX_JUSTIFICATIONS:
+        return label
+    return _FROM_CYCLONEDX.get(label or "")
 
 
 def package_purl(package: Package) -> str:
@@ -176,19 +216,42 @@ def _status_fields(triaged: TriagedFinding) -> JsonObject:
     """``status`` and the fields that status asks for (OpenVEX 0.2.0, "Statement")."""
     finding = triaged.finding
     if triaged.status is TriageStatus.PATCHED:
-        return {"status": "fixed", "status_notes": "a patch named after the CVE is applied"}
+        return {"status": "fixed", "status_notes": fixed_notes(triaged)}
+    if triaged.status is TriageStatus.NOT_AFFECTED:
+        return _not_affected_fields(triaged)
     if triaged.status is TriageStatus.WHITELISTED:
         return _whitelisted_fields(triaged)
     if finding.confidence is Confidence.LOW:
-        return {
-            "status": "under_investigation",
-            "status_notes": f"matched through a low-confidence {finding.mapping} product mapping",
-        }
+        notes = f"matched through a low-confidence {finding.mapping} product mapping"
+        return {"status": "under_investigation", "status_notes": _with_vex(notes, triaged)}
     action = f"Update {finding.package.pname or finding.package.name}"
     if finding.version_range:
         action += f" to a version outside {finding.version_range}"
     action += f" or apply a patch for {finding.cve_id}, then rebuild."
-    return {"status": "affected", "action_statement": action}
+    fields: JsonObject = {"status": "affected", "action_statement": action}
+    if triaged.reason:  # a VEX statement said affected or under investigation
+        fields["status_notes"] = triaged.reason
+    return fields
+
+
+def fixed_notes(triaged: TriagedFinding) -> str:
+    """Why a patched finding is fixed: the VEX statement that said so, else the patch."""
+    if triaged.reason and triaged.reason != PATCHED_REASON:
+        return triaged.reason
+    return "a patch named after the CVE is applied"
+
+
+def _with_vex(notes: str, triaged: TriagedFinding) -> str:
+    return f"{notes}; {triaged.reason}" if triaged.reason else notes
+
+
+def _not_affected_fields(triaged: TriagedFinding) -> JsonObject:
+    """``not_affected`` needs a justification or an impact statement: always the latter."""
+    fields: JsonObject = {"status": "not_affected"}
+    if justification := openvex_justification(triaged.justification):
+        fields["justification"] = justification
+    fields["impact_statement"] = triaged.reason or "a VEX statement says not affected"
+    return fields
 
 
 def _whitelisted_fields(triaged: TriagedFinding) -> JsonObject:

@@ -2,10 +2,11 @@
 
 One run; the driver ``nix-audit`` carries one rule per CVE and each finding is one result
 (OASIS SARIF 2.1.0, sections 3.13 ``run``, 3.19 ``toolComponent``, 3.49
-``reportingDescriptor``, 3.27 ``result``). Whitelisted and patched findings are results too,
-with an external suppression (3.35), so that a service shows them as dismissed instead of
-forgetting them. Every finding carries a fingerprint built from what identifies it to a
-human, never from a store hash or a time, so it keeps its identity across runs (3.27.17).
+``reportingDescriptor``, 3.27 ``result``). Whitelisted, patched and not affected (by a VEX
+statement) findings are results too, with an external suppression (3.35) whose justification
+carries the reason, so that a service shows them as dismissed instead of forgetting them.
+Every finding carries a fingerprint built from what identifies it to a human, never from a
+store hash or a time, so it keeps its identity across runs (3.27.17).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _SHORT_DESCRIPTION = 120  # 3.49.9: "a concise description", shown in lists
 _DEFAULT_REASON = {
     TriageStatus.WHITELISTED: "a whitelist rule matched",
     TriageStatus.PATCHED: "a patch named after the CVE is applied to the derivation",
+    TriageStatus.NOT_AFFECTED: "a VEX statement says the product is not affected",
 }
 
 JsonObject = dict[str, Any]

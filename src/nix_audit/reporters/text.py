@@ -2,9 +2,11 @@
 
 A header with the number of vulnerable derivations, one block per package (worst CVSS score
 first) with a table of CVE, score and severity, and a footer saying how old the advisory
-data is. Whitelisted findings appear with ``-s``, patched ones and the matching evidence with
-``-v``. Every string that came from a feed or a derivation passes through ``clean_text``,
-and a description is cut at ``MAX_DESCRIPTION`` characters.
+data is. Whitelisted findings and those a VEX statement calls not affected appear with
+``-s``, patched ones (a patch named after the CVE, or a VEX ``fixed``) and the matching
+evidence with ``-v``; whitelist hygiene warnings close the report. Every string that came
+from a feed or a derivation passes through ``clean_text``, and a description is cut at
+``MAX_DESCRIPTION`` characters.
 
 With ``ReportOptions.color`` (the CLI sets it on a terminal) the same content is drawn with
 rich: a table per package and severity colours. Without it the output is plain text, stable
@@ -23,7 +25,13 @@ from rich.table import Table
 from rich.text import Text
 
 from nix_audit.models import IndexStatus, ScanResult, TriagedFinding, TriageStatus
-from nix_audit.reporters import PackageFindings, clean_text, group_findings, score_text
+from nix_audit.reporters import (
+    PackageFindings,
+    clean_text,
+    group_findings,
+    hygiene_messages,
+    score_text,
+)
 from nix_audit.reporters._sanitize import MAX_DESCRIPTION, shorten
 from nix_audit.reporters.interface import Reporter, ReportOptions
 
@@ -61,6 +69,7 @@ class TextReporter(Reporter):
             lines += self._block(group, options)
         lines += _skipped(result, options)
         lines += _footer(result.index, result.scanned_at, options)
+        lines += _hygiene(result)
         return "\n".join(lines) + "\n"
 
     def _block(self, group: PackageFindings, options: ReportOptions) -> list[str]:
@@ -77,6 +86,7 @@ class TextReporter(Reporter):
         ]
         if options.show_whitelisted:
             sections.append(("Whitelisted:", group.with_status(TriageStatus.WHITELISTED)))
+            sections.append(("Not affected (VEX):", group.with_status(TriageStatus.NOT_AFFECTED)))
         if options.verbosity >= 1:
             sections.append(("Patched:", group.with_status(TriageStatus.PATCHED)))
         for title, findings in sections:
@@ -93,7 +103,8 @@ class TextReporter(Reporter):
         details = triaged.details
         severity = clean_text(details.severity) if details.severity else "-"
         lines = [_row(clean_text(triaged.finding.cve_id), score_text(triaged), severity)]
-        if triaged.status is not TriageStatus.AFFECTED:
+        # An affected finding has a reason only when a VEX statement said affected: show it.
+        if triaged.status is not TriageStatus.AFFECTED or triaged.reason:
             lines += self._wrap(f"reason: {triaged.reason or triaged.status.value}")
             if triaged.issue_url:
                 lines.append(f"    issue: {clean_text(triaged.issue_url)}")
@@ -142,6 +153,8 @@ class TextReporter(Reporter):
             console.print(_table(group, options))
         for line in _skipped(result, options) + _footer(result.index, result.scanned_at, options):
             console.print(Text(line, style="dim"), soft_wrap=True)
+        for line in _hygiene(result):
+            console.print(Text(line, style="yellow"), soft_wrap=True)
         return out.getvalue()
 
 
@@ -179,7 +192,9 @@ def _paths(group: PackageFindings) -> list[str]:
 def _table(group: PackageFindings, options: ReportOptions) -> Table:
     """One package's findings: affected ones, then those the options show, dimmed."""
     statuses = [TriageStatus.AFFECTED]
-    statuses += [TriageStatus.WHITELISTED] if options.show_whitelisted else []
+    statuses += (
+        [TriageStatus.WHITELISTED, TriageStatus.NOT_AFFECTED] if options.show_whitelisted else []
+    )
     statuses += [TriageStatus.PATCHED] if options.verbosity >= 1 else []
     rows = [f for status in statuses for f in group.with_status(status)]
     details = [_details(f, options) for f in rows]
@@ -212,7 +227,7 @@ def _cells(triaged: TriagedFinding, detail: str, status: bool, details: bool) ->
 def _details(triaged: TriagedFinding, options: ReportOptions) -> str:
     """What the plain report indents under a row, as one cell."""
     parts = []
-    if triaged.status is not TriageStatus.AFFECTED:
+    if triaged.status is not TriageStatus.AFFECTED or triaged.reason:
         parts.append(f"reason: {clean_text(triaged.reason or triaged.status.value)}")
         if triaged.issue_url:
             parts.append(f"issue: {clean_text(triaged.issue_url)}")
@@ -241,6 +256,7 @@ def _visible(group: PackageFindings, options: ReportOptions) -> bool:
     return (
         TriageStatus.AFFECTED in statuses
         or (options.show_whitelisted and TriageStatus.WHITELISTED in statuses)
+        or (options.show_whitelisted and TriageStatus.NOT_AFFECTED in statuses)
         or (options.verbosity >= 1 and TriageStatus.PATCHED in statuses)
     )
 
@@ -266,6 +282,7 @@ def _header(result: ScanResult, groups: list[PackageFindings], options: ReportOp
         if g.with_status(TriageStatus.WHITELISTED) and not g.with_status(TriageStatus.AFFECTED)
     )
     patched = sum(len(g.with_status(TriageStatus.PATCHED)) for g in groups)
+    not_affected = sum(len(g.with_status(TriageStatus.NOT_AFFECTED)) for g in groups)
     if vulnerable:
         lines = [f"{_plural(vulnerable, 'derivation')} with active advisories"]
     else:
@@ -275,12 +292,25 @@ def _header(result: ScanResult, groups: list[PackageFindings], options: ReportOp
             f"{_plural(whitelisted_only, 'derivation')} left out due to whitelisting"
             " (shown with --show-whitelisted)"
         )
+    if not_affected and not options.show_whitelisted:
+        lines.append(
+            f"{_plural(not_affected, 'CVE')} left out because a VEX statement says not affected"
+            " (shown with --show-whitelisted)"
+        )
     if patched and options.verbosity < 1:
         lines.append(
-            f"{_plural(patched, 'CVE')} left out because a patch named after them is applied"
-            " (shown with -v)"
+            f"{_plural(patched, 'CVE')} left out as fixed, by a patch named after them"
+            " or a VEX statement (shown with -v)"
         )
     return lines
+
+
+def _hygiene(result: ScanResult) -> list[str]:
+    """Whitelist hygiene warnings, last: what to clean up once the findings are dealt with."""
+    messages = hygiene_messages(result.hygiene)
+    if not messages:
+        return []
+    return ["", *(f"warning: {m}" for m in messages)]
 
 
 def _skipped(result: ScanResult, options: ReportOptions) -> list[str]:

@@ -47,7 +47,8 @@ def exit_code(
     """The one mapping from a scan's outcome to an exit code.
 
     vulnix's convention (issue #2): 2 for a finding neither whitelisted nor patched, 1 when
-    only whitelisted ones are shown with ``-s``, else 0. ``--fail-on`` leaves findings scored
+    only suppressed ones (whitelisted, or not affected by a VEX statement) are shown with
+    ``-s``, else 0. ``--fail-on`` leaves findings scored
     below the threshold out (an unscored finding always counts: not analysed is not harmless).
     With ``--format nagios`` the code is the plugin state of that report instead (issue #5),
     so that the status line and the exit code never disagree.
@@ -60,7 +61,8 @@ def exit_code(
     affected = [f for f in result.findings if f.status is TriageStatus.AFFECTED]
     if any(floor is None or f.details.score is None or f.details.score >= floor for f in affected):
         return EXIT_VULNERABLE
-    if show_whitelisted and any(f.status is TriageStatus.WHITELISTED for f in result.findings):
+    suppressed = (TriageStatus.WHITELISTED, TriageStatus.NOT_AFFECTED)
+    if show_whitelisted and any(f.status in suppressed for f in result.findings):
         return EXIT_WHITELISTED
     return EXIT_CLEAN
 
@@ -103,6 +105,7 @@ def cli() -> None:
 @click.option(
     "-f", "--from-file", "from_files", multiple=True, help="Paths, one per line, or packages.json."
 )
+@click.option("--sbom", "sboms", multiple=True, help="Scan a CycloneDX JSON SBOM (no Nix needed).")
 @click.option("--buildtime", is_flag=True, help="Scan the build-time closure of the derivations.")
 @click.option("-R", "--no-requisites", is_flag=True, help="Scan only the given derivations.")
 @_data_options
@@ -115,6 +118,7 @@ def cli() -> None:
     help="Refresh the index first when it is older than this many hours.",
 )
 @click.option("-w", "--whitelist", "whitelists", multiple=True, help="Whitelist file or URL.")
+@click.option("--vex", multiple=True, help="OpenVEX or CycloneDX VEX statements to apply.")
 @click.option(
     "--whitelist-optional",
     is_flag=True,
@@ -156,6 +160,7 @@ def scan(
     gc_roots: bool,
     profiles: tuple[str, ...],
     from_files: tuple[str, ...],
+    sboms: tuple[str, ...],
     buildtime: bool,
     no_requisites: bool,
     db_dir: Path | None,
@@ -163,6 +168,7 @@ def scan(
     offline: bool,
     max_age: float,
     whitelists: tuple[str, ...],
+    vex: tuple[str, ...],
     whitelist_optional: bool,
     write_whitelist: Path | None,
     formats: tuple[str, ...],
@@ -195,6 +201,7 @@ def scan(
         gc_roots=gc_roots,
         profiles=profiles,
         from_files=from_files,
+        sboms=sboms,
         mode=mode,
         db_dir=db_dir or default_db_dir(),
         mirror=mirror,
@@ -202,6 +209,7 @@ def scan(
         max_age=timedelta(hours=max_age),
         whitelists=whitelists,
         whitelist_optional=whitelist_optional,
+        vex=vex,
     )
     result = run_scan(options)
     if write_whitelist is not None:

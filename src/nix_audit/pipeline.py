@@ -22,9 +22,11 @@ from nix_audit.sources.interface import PackageSource
 from nix_audit.sources.listfile import ListFileSource
 from nix_audit.sources.nix import NixStore
 from nix_audit.sources.profiles import ProfileSource
+from nix_audit.sources.sbom import SbomSource
 from nix_audit.sources.store import ClosureMode, StorePathSource
 from nix_audit.sources.system import GcRootsSource, SystemSource
-from nix_audit.triage.apply import triage
+from nix_audit.triage.apply import triage, triage_hygiene
+from nix_audit.triage.vex import load_vex
 from nix_audit.triage.whitelist import Whitelist, load_whitelist
 
 __all__ = ["ScanOptions", "default_db_dir", "ensure_index", "run_scan"]
@@ -51,6 +53,7 @@ class ScanOptions:
     gc_roots: bool = False
     profiles: tuple[str, ...] = ()
     from_files: tuple[str, ...] = ()
+    sboms: tuple[str, ...] = ()
     mode: ClosureMode = ClosureMode.RUNTIME
     db_dir: Path = field(default_factory=default_db_dir)
     mirror: str | None = None
@@ -58,6 +61,7 @@ class ScanOptions:
     max_age: timedelta = DEFAULT_MAX_AGE
     whitelists: tuple[str, ...] = ()
     whitelist_optional: bool = False
+    vex: tuple[str, ...] = ()
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -65,13 +69,18 @@ def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult
     """Run one scan end to end; raises ``NixAuditError`` subclasses on failure."""
     warnings: list[str] = []
     whitelist = _whitelist(options, warnings)
+    vex = [load_vex(path) for path in options.vex]
     packages, skipped = collect_packages(_sources(options))
     ensure_index(options, warnings)
     with AdvisoryIndex(options.db_dir / INDEX_FILE) as index:
         findings = (matcher or NameMatcher()).match(packages, index)
         details = index.details({f.cve_id for f in findings})
         status = index.status()
-    triaged = triage(findings, details, whitelist, today=options.now.date())
+    today = options.now.date()
+    triaged = triage(findings, details, whitelist, today=today, vex=vex)
+    hygiene = (
+        triage_hygiene(whitelist, findings, today=today, vex=vex) if options.whitelists else None
+    )
     return ScanResult(
         packages=tuple(packages),
         findings=tuple(triaged),
@@ -79,6 +88,7 @@ def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult
         skipped=tuple(skipped),
         warnings=tuple(warnings),
         scanned_at=options.now,
+        hygiene=hygiene,
     )
 
 
@@ -113,8 +123,9 @@ def _sources(options: ScanOptions) -> list[PackageSource]:
         sources.append(GcRootsSource(mode=mode, nix=nix))
     sources.extend(ProfileSource(p, mode=mode, nix=nix) for p in options.profiles)
     sources.extend(ListFileSource(f, mode=mode, nix=nix) for f in options.from_files)
+    sources.extend(SbomSource(f) for f in options.sboms)
     if not sources:
-        raise SourceError("nothing to scan: give a PATH, --system, --gc-roots, -p or -f")
+        raise SourceError("nothing to scan: give a PATH, --system, --gc-roots, -p, -f or --sbom")
     return sources
 
 

@@ -103,3 +103,79 @@ def test_db_status_shows_records_and_feeds(db: Path) -> None:
 def test_version_flag() -> None:
     run = run_cli("-V")
     assert run.returncode == 0 and "nix-audit" in run.stdout
+
+
+def write_sbom(path: Path) -> Path:
+    """A CycloneDX SBOM shaped like sbomnix output: pkg:nix purls, no Nix needed to read."""
+    components = [
+        {"type": "application", "bom-ref": f"ref-{name}", "name": name, "version": version,
+         "purl": f"pkg:nix/{name}@{version}"}
+        for name, version in (("openssl", "1.0.1f"), ("zlib", "1.2.11"))
+    ]  # fmt: skip
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": components}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_sbom_input_is_scanned_without_nix(db: Path, tmp_path: Path) -> None:
+    code, out, err = scan(db, "--json", "--sbom", str(write_sbom(tmp_path / "bom.json")))
+    assert code == 2, err
+    found = {d["name"]: d["affected_by"] for d in json.loads(out)["derivations"]}
+    assert found == {"openssl-1.0.1f": ["CVE-2014-0160", "CVE-2014-0224"]}
+
+
+def test_vex_not_affected_suppresses_with_its_justification(db: Path, tmp_path: Path) -> None:
+    vex = tmp_path / "vex.json"
+    statement = {
+        "vulnerability": {"name": "CVE-2014-0160"},
+        "products": [{"@id": "pkg:nix/openssl@1.0.1f"}],
+        "status": "not_affected",
+        "justification": "vulnerable_code_not_in_execute_path",
+    }
+    vex.write_text(
+        json.dumps(
+            {
+                "@context": "https://openvex.dev/ns/v0.2.0",
+                "@id": "https://example.org/vex/1",
+                "author": "ops",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "version": 1,
+                "statements": [statement],
+            }
+        )
+    )
+    bom = str(write_sbom(tmp_path / "bom.json"))
+    code, out, _ = scan(db, "--json", "--sbom", bom, "--vex", str(vex))
+    assert code == 2
+    entry = json.loads(out)["derivations"][0]
+    assert entry["affected_by"] == ["CVE-2014-0224"]
+    code, out, _ = scan(db, "--sbom", bom, "--vex", str(vex), "-s", "-D")
+    assert "vulnerable_code_not_in_execute_path" in out
+
+
+def test_every_format_from_one_scan(db: Path, tmp_path: Path) -> None:
+    packages = str(write_packages(tmp_path / "p.json", PACKAGES))
+    formats = ["json", "sarif", "cyclonedx", "openvex", "nagios", "prometheus", "html"]
+    args: list[str] = []
+    for name in formats:
+        args += ["--format", name, "-o", str(tmp_path / f"report.{name}")]
+    code, out, err = scan(db, "-f", packages, *args, "--format", "text")
+    assert code == 2, err
+    assert "CVE-2014-0160" in out  # the text report, to standard output
+    for name in ("json", "sarif", "cyclonedx", "openvex"):
+        json.loads((tmp_path / f"report.{name}").read_text())
+    assert (tmp_path / "report.nagios").read_text().startswith("NIX-AUDIT CRITICAL")
+    assert "nix_audit_packages 4" in (tmp_path / "report.prometheus").read_text()
+    assert "CVE-2014-0160" in (tmp_path / "report.html").read_text()
+
+
+def test_two_reports_to_stdout_is_a_usage_error(db: Path, tmp_path: Path) -> None:
+    packages = str(write_packages(tmp_path / "p.json", PACKAGES))
+    code, out, _ = scan(db, "-f", packages, "--format", "json", "--format", "sarif")
+    assert code == 3 and out == ""
+
+
+def test_fail_on_leaves_lower_scores_out_of_the_exit_code(db: Path, tmp_path: Path) -> None:
+    packages = str(write_packages(tmp_path / "p.json", PACKAGES[:2]))  # scores 7.5 and 7.4
+    assert scan(db, "-f", packages, "--fail-on", "high")[0] == 2
+    assert scan(db, "-f", packages, "--fail-on", "critical")[0] == 0

@@ -250,7 +250,8 @@ def render_whitelist(findings: Sequence[TriagedFinding]) -> str:
     """The text ``write_whitelist`` writes."""
     sections: dict[str, set[str]] = {}
     for triaged in findings:
-        if triaged.status is not TriageStatus.PATCHED:
+        # Patched findings are fixed and a VEX statement already answers not_affected ones.
+        if triaged.status not in (TriageStatus.PATCHED, TriageStatus.NOT_AFFECTED):
             key = _section_for(triaged.finding.package)
             sections.setdefault(key, set()).add(triaged.finding.cve_id.upper())
     parts = ["# nix-audit whitelist (vulnix TOML format), written by nix-audit scan -W\n"]

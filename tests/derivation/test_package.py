@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,92 @@ def test_packages_with_a_source_like_word_inside_are_kept() -> None:
 def test_bad_structured_attrs_raise() -> None:
     with pytest.raises(DerivationError, match="bad __json"):
         package_from_derivation(_drv({"__json": "[", "out": "/nix/store/o"}))
+
+
+# --- source URLs (issue #4: evidence of which project a package is) ----------------------
+
+_FETCHER_NIX = """
+let
+  src = builtins.derivation {
+    name = "hello-2.12.tar.gz";
+    system = builtins.currentSystem;
+    builder = "/bin/sh";
+    args = [ "-c" "exit 1" ];
+    urls = [ "mirror://gnu/hello/hello-2.12.tar.gz"
+             "https://ftp.gnu.org/gnu/hello/hello-2.12.tar.gz" ];
+    outputHashMode = "flat";
+    outputHashAlgo = "sha256";
+    outputHash = "0000000000000000000000000000000000000000000000000000";
+  };
+  other = builtins.derivation {
+    name = "unrelated-1.0";
+    system = builtins.currentSystem;
+    builder = "/bin/sh";
+    args = [ "-c" "echo > $out" ];
+    url = "https://example.org/unrelated.tar.gz";
+  };
+in builtins.derivation {
+  name = "hello-2.12";
+  system = builtins.currentSystem;
+  builder = "/bin/sh";
+  args = [ "-c" "echo ${other} > $out" ];
+  inherit src;
+}
+"""
+
+
+def _instantiate(tmp_path: Path, expr: str) -> Path:
+    (tmp_path / "default.nix").write_text(expr)
+    done = subprocess.run(
+        ["nix-instantiate", str(tmp_path / "default.nix")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(done.stdout.strip())
+
+
+def test_source_urls_come_from_the_src_fetcher(nix_config: str, tmp_path: Path) -> None:
+    drv = parse_derivation(_instantiate(tmp_path, _FETCHER_NIX))
+    reads: list[str] = []
+
+    def read(path: str) -> Derivation | None:
+        reads.append(path)
+        return parse_derivation(path)
+
+    package = package_from_derivation(drv, read_input=read)
+    assert isinstance(package, Package)
+    assert package.source_urls == (
+        "mirror://gnu/hello/hello-2.12.tar.gz",
+        "https://ftp.gnu.org/gnu/hello/hello-2.12.tar.gz",
+    )
+    # Only the input named like ``src`` is read, not the unrelated input derivation.
+    assert len(reads) == 1 and reads[0].endswith("-hello-2.12.tar.gz.drv")
+
+
+def test_source_urls_without_a_reader_are_empty(nix_config: str, tmp_path: Path) -> None:
+    drv = parse_derivation(_instantiate(tmp_path, _FETCHER_NIX))
+    assert _package(drv).source_urls == ()
+
+
+def test_own_url_attributes_are_used() -> None:
+    drv = _drv({"name": "foo-1.0", "urls": "mirror://hackage/foo-1.0.tar.gz https://x.org/a"})
+    assert _package(drv).source_urls == ("mirror://hackage/foo-1.0.tar.gz", "https://x.org/a")
+    single = _drv({"name": "bar-1.0", "url": "https://github.com/o/bar.git"})
+    assert _package(single).source_urls == ("https://github.com/o/bar.git",)
+
+
+def test_src_whose_fetcher_is_gone_gives_no_urls() -> None:
+    src = f"/nix/store/{HASH}-foo-1.0.tar.gz"
+    drv = Derivation(
+        f"/nix/store/{HASH}-foo-1.0.drv",
+        (DerivationOutput("out", f"/nix/store/{HASH}-foo-1.0"),),
+        ((f"/nix/store/{HASH}-foo-1.0.tar.gz.drv", ("out",)),),
+        (),
+        "x86_64-linux",
+        "/bin/sh",
+        (),
+        (("name", "foo-1.0"), ("src", src)),
+    )
+    result = package_from_derivation(drv, read_input=lambda path: None)
+    assert isinstance(result, Package) and result.source_urls == ()

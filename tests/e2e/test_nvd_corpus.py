@@ -7,16 +7,15 @@ from typing import Any
 
 import pytest
 
+from tests.corpus import build_corpus_db
 from tests.e2e.conftest import run_cli, write_packages
 
 
 @pytest.fixture(scope="session")
 def corpus_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An index of every yearly feed and ``modified``, built once by ``nix-audit db update``."""
-    db = tmp_path_factory.mktemp("corpus-db")
-    run = run_cli("db", "update", "--db", str(db), "--mirror", str(shared_data / "nvd"))
-    assert run.returncode == 0, run.stderr
-    return db
+    """An index of every yearly feed and ``modified``, built once by ``nix-audit db update``
+    and shared with the accuracy harness (``tests.corpus``)."""
+    return build_corpus_db(shared_data, tmp_path_factory.getbasetemp())
 
 
 def scan_json(db: Path, packages: Path) -> dict[str, Any]:

@@ -234,3 +234,12 @@ def test_compare_versions_agrees_with_nix(nix_config: str, tmp_path: Path) -> No
     )
     expected = json.loads(out.stdout)
     assert [compare_versions(a, b) for a, b in pairs] == expected
+
+
+@pytest.mark.parametrize(
+    ("nix", "nvd"), [("1.9.5p1", "1.9.5patch1"), ("5.0p11", "5.0patch11"), ("9.8p1", "9.8:p1")]
+)
+def test_nix_patch_level_equals_the_cpe_update_patch(nix: str, nvd: str) -> None:
+    # nixpkgs writes sudo 1.9.5p1; the NVD writes the update field patch1 (CVE-2021-3156).
+    assert version_key(nix) == version_key(nvd.replace(":", ""))
+    assert nvd_compare("1.9.5", "1.9.5patch1") == -1

@@ -14,14 +14,16 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["product_candidates"]
+__all__ = ["language_prefix", "product_candidates", "strip_suffixes"]
 
 # A language prefix: interpreter name and its version with at least one dot (so that the
 # interpreter's own ``python3-minimal`` keeps its name), or a package set's attribute name.
 _PREFIX = re.compile(
-    r"^(?:(?:python|pypy|perl|ruby|ocaml|lua|luajit|erlang|coq)\d+(?:\.\d+)+-"
-    r"|(?:python|perl|ruby|ocaml|lua|php|haskell|node|rust)\d*packages[.-])"
+    r"^(?:(?P<lang>python|pypy|perl|ruby|ocaml|lua|luajit|erlang|coq)\d+(?:\.\d+)+-"
+    r"|(?P<set>python|perl|ruby|ocaml|lua|php|haskell|node|rust)\d*packages[.-])"
 )
+# The language a prefix names, as the NVD writes it in ``target_sw`` (``pypy`` is Python).
+_LANGUAGE = {"pypy": "python", "luajit": "lua", "node": "node.js"}
 
 # Variant suffixes nixpkgs adds to a package's name (counted in a nixos-unstable store).
 _SUFFIXES = (
@@ -52,7 +54,20 @@ _ALIASES = {
 _PYTHON = re.compile(r"^python\d*(?:\.\d+)*$")
 
 
-def _strip_suffixes(name: str) -> str:
+def language_prefix(pname: str) -> tuple[str | None, str]:
+    """(language of a nixpkgs language prefix or None, the name without the prefix).
+
+    ``python3.13-requests`` is ``("python", "requests")``: a library of that language.
+    """
+    name = pname.strip().lower()
+    found = _PREFIX.match(name)
+    if found is None or found.end() == len(name):
+        return None, name
+    language = found.group("lang") or found.group("set")
+    return _LANGUAGE.get(language, language), name[found.end() :]
+
+
+def strip_suffixes(name: str) -> str:
     """``name`` without variant suffixes, repeatedly (``firefox-beta-unwrapped-bin``)."""
     changed = True
     while changed:
@@ -71,7 +86,7 @@ def _bases(name: str) -> list[str]:
     if unprefixed:
         bases.append(unprefixed)
     for base in list(bases):
-        bases.append(_strip_suffixes(base))
+        bases.append(strip_suffixes(base))
     return bases
 
 

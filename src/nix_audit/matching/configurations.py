@@ -15,8 +15,11 @@ Kleene's three-valued one. A package is affected by a configuration when
 * the configuration, so evaluated, is not FALSE.
 
 So a package matches only through ``vulnerable: true`` entries, never as the platform.
-Vendors are ignored, as vulnix ignores them: ``a:jenkins:git`` (a Jenkins plugin) does hit
-a package whose product name is ``git``. Vendor awareness is issue #4.
+Given product names only, vendors are ignored, as vulnix ignores them: ``a:jenkins:git`` (a
+Jenkins plugin) does hit a package whose product name is ``git``. Given ``ProductScope``s
+(``records_matching_scoped``, issue #4), an entry counts as the package's only when its
+vendor, part, ``target_sw`` and ``sw_edition`` are in scope, and platform entries are read
+as NixOS sees them: Linux holds, Windows, macOS, iOS and Android do not (``scope``).
 
 An entry about the package applies to its version when the criteria names that exact
 version (with its ``update`` joined: ``1.0.1:f`` is ``1.0.1f``), or names ANY and the
@@ -27,12 +30,13 @@ only exactly, and a release number is never placed against a date bound.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 from nix_audit.errors import AdvisoryError
 from nix_audit.matching.cpe import ANY, NA, Cpe, parse_cpe
+from nix_audit.matching.scope import ProductScope, entry_in_scope, is_esr, platform_value
 from nix_audit.matching.versions import (
     VersionKey,
     is_date,
@@ -49,6 +53,7 @@ __all__ = [
     "range_text",
     "record_matches",
     "records_matching",
+    "records_matching_scoped",
 ]
 
 # Parts a package can be: an application or an operating system (the Linux kernel is
@@ -68,16 +73,25 @@ class MatchHit:
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    """The package as the evaluation sees it: product names, version key, orderability."""
+    """The package as the evaluation sees it: product names (with their scopes when the
+    matcher is vendor-aware), version key, orderability, date-ness and ESR edition."""
 
     names: Collection[str]
     key: VersionKey
     orderable: bool
     date: bool
+    scopes: Mapping[str, ProductScope] | None = None
+    esr: bool = False
+    any_range: bool = False  # an unorderable version counts as inside every range
 
     @staticmethod
     def of(product_names: Collection[str], version: str) -> _Target:
         return _Target(product_names, version_key(version), is_orderable(version), is_date(version))
+
+    @staticmethod
+    def scoped(scopes: Mapping[str, ProductScope], version: str, any_range: bool) -> _Target:
+        key, orderable, date = version_key(version), is_orderable(version), is_date(version)
+        return _Target(scopes, key, orderable, date, scopes, is_esr(version), any_range)
 
 
 def _criteria_version(cpe: Cpe) -> str | None:
@@ -112,15 +126,22 @@ def _criteria_facts(criteria: str) -> tuple[str, VersionKey | None, bool] | None
 def _entry_value(match: CpeMatch, target: _Target) -> Tri:
     """An entry about this package is TRUE or FALSE; any other entry is UNKNOWN."""
     if not match.vulnerable:
-        return None  # a platform: we cannot see it, so it may hold
+        # A platform: without scopes we cannot see it, so it may hold.
+        return None if target.scopes is None else platform_value(match.criteria)
     facts = _criteria_facts(match.criteria)
     if facts is None or facts[0] not in target.names:
         return None
+    if target.scopes is not None and not entry_in_scope(
+        match.criteria, target.scopes[facts[0]], target.esr
+    ):
+        return None  # another vendor's product, a plugin, another edition: not this package
     _, exact, is_any = facts
     if exact is not None:
         return exact == target.key
     if not target.orderable:
-        return False  # only an exact match can place a snapshot or commit version
+        # Only an exact match can place a snapshot or commit version; ``any_range`` asks
+        # for the ranges it cannot be placed in (reported as "unknown version").
+        return target.any_range
     bounds = (
         match.version_start_including,
         match.version_start_excluding,
@@ -252,6 +273,27 @@ def records_matching(
 ) -> list[tuple[str, MatchHit]]:
     """(CVE id, hit) of each record that affects the package; the matcher's inner loop."""
     target = _Target.of(product_names, version)
+    found: list[tuple[str, MatchHit]] = []
+    for record in records:
+        match = _record_hit(record, target)
+        if match is not None:
+            found.append((record.cve_id, MatchHit(match.criteria, range_text(match))))
+    return found
+
+
+def records_matching_scoped(
+    records: Iterable[AdvisoryRecord],
+    scopes: Mapping[str, ProductScope],
+    version: str,
+    *,
+    any_range: bool = False,
+) -> list[tuple[str, MatchHit]]:
+    """``records_matching`` with vendor-aware scopes per product (keys are CPE products).
+
+    ``any_range``: an unorderable ``version`` is taken to lie in every range (to report the
+    ranges it cannot be placed in); an orderable one is unaffected.
+    """
+    target = _Target.scoped(scopes, version, any_range)
     found: list[tuple[str, MatchHit]] = []
     for record in records:
         match = _record_hit(record, target)

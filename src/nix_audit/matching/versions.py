@@ -14,7 +14,8 @@ Two orders live here, on purpose apart:
   zero components do not count (``153.0`` == ``153.0.0``); the pre-release words ``dev``,
   ``alpha``, ``beta``, ``pre``, ``preview`` and ``rc`` sort before the release
   (``1.0rc1`` < ``1.0``), while any other word after a release sorts after it, as in Nix
-  (``1.0.1`` < ``1.0.1f`` < ``1.0.1g`` < ``1.0.2``, OpenSSL's letter releases). It is
+  (``1.0.1`` < ``1.0.1f`` < ``1.0.1g`` < ``1.0.2``, OpenSSL's letter releases); the CPE
+  update word ``patch`` is Nix's ``p`` (``1.9.5:patch1`` is ``1.9.5p1``). It is
   defined through a tuple key, so it is a total order by construction.
 """
 
@@ -52,6 +53,11 @@ _NIX_END = (1, "")
 # Pre-release words of the matching order, lowest first (the PEP 440 and semver habit that
 # NVD ranges follow: 1.0.dev1 < 1.0a1 < 1.0b1 < 1.0rc1 < 1.0).
 _PRE_RELEASE = {"dev": 0, "alpha": 1, "beta": 2, "pre": 3, "preview": 3, "rc": 4}
+
+# Words that name the same thing in Nix and NVD spellings: nixpkgs writes OpenSSH's and
+# sudo's patch levels as ``9.8p1`` / ``1.9.5p1``, the NVD as the CPE update ``p1`` or
+# ``patch1`` (``cpe:2.3:a:sudo_project:sudo:1.9.5:patch1``, ``gnu:bash:5.0:patch11``).
+_SYNONYMS = {"patch": "p"}
 
 # Values that stand for "no version" in CPE names (NISTIR 7695 §5.4 logical values ANY, NA).
 _NO_VERSION = frozenset({"", "*", "-"})
@@ -145,7 +151,7 @@ def _nvd_components(v: str) -> list[str]:
     text = v.strip().lower()
     if len(text) > 1 and text[0] == "v" and text[1] in _DIGITS:
         text = text[1:]  # "v1.2" in some NVD ranges means "1.2"
-    return _COMPONENT.findall(text)
+    return [_SYNONYMS.get(c, c) for c in _COMPONENT.findall(text)]
 
 
 @lru_cache(maxsize=1 << 17)
@@ -197,7 +203,6 @@ def is_orderable(v: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=1 << 16)
 @lru_cache(maxsize=1 << 14)
 def is_date(v: str) -> bool:
     """Whether ``v`` is a calendar date (``2021-06-30``, ``20070708``), not a release number.

@@ -1,0 +1,121 @@
+"""The vendor-aware matcher (issue #4): right vendor, right version, every finding explained.
+
+Each distinct package is mapped to its identity (``identity``: exact CPEs, the curated
+table, source URLs, name heuristics); the products of all identities are looked up in one
+batch; each record is evaluated with the product's ``ProductScope`` (vendor, part,
+``target_sw``, ESR edition) and platforms read as NixOS sees them
+(``configurations.records_matching_scoped``). A finding carries the criteria and range
+that matched, the mapping source and a confidence; low-confidence findings are meant to be
+hidden unless the user asks for uncertain ones (``--show-uncertain``).
+
+Versions that cannot be ordered (``unstable-2024-01-01``) match exact-version entries only;
+with ``unknown_versions=True`` a range entry of the package's own products also yields a
+low-confidence finding whose range reads ``unknown version (...)``.
+
+Speed: as in ``NameMatcher``, results are shared by every package with the same identity
+and version, and each (product, scope, version) is evaluated once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from nix_audit.advisories.interface import AdvisoryLookup
+from nix_audit.matching.configurations import MatchHit, records_matching_scoped
+from nix_audit.matching.identity import Identity, identify
+from nix_audit.matching.interface import Matcher
+from nix_audit.matching.mapping_table import MappingTable
+from nix_audit.matching.name_matcher import _cve_order
+from nix_audit.matching.scope import ProductScope
+from nix_audit.matching.versions import is_orderable
+from nix_audit.models import AdvisoryRecord, Confidence, Finding, Package
+
+__all__ = ["UNKNOWN_VERSION", "VendorAwareMatcher"]
+
+UNKNOWN_VERSION = "unknown version"
+
+_GroupKey = tuple[str, str, tuple[str, ...], tuple[str, ...]]
+_Hit = tuple[str, MatchHit, str, Confidence]
+
+
+class _Evaluator:
+    """Evaluates the records of each (product, scope, version) once."""
+
+    def __init__(self, records: Mapping[str, Sequence[AdvisoryRecord]]) -> None:
+        self._records = records
+        self._cache: dict[tuple[str, ProductScope, str, bool], tuple[tuple[str, MatchHit], ...]]
+        self._cache = {}
+
+    def hits(
+        self, product: str, scope: ProductScope, version: str, any_range: bool = False
+    ) -> Sequence[tuple[str, MatchHit]]:
+        """(CVE id, hit) of every record of ``product`` in ``scope`` that affects ``version``."""
+        key = (product, scope, version, any_range)
+        cached = self._cache.get(key)
+        if cached is None:
+            records = self._records.get(product, ())
+            found = (
+                records_matching_scoped(records, {product: scope}, version, any_range=any_range)
+                if records
+                else []
+            )
+            cached = self._cache[key] = tuple(found)
+        return cached
+
+
+def _group(packages: Sequence[Package]) -> dict[_GroupKey, list[Package]]:
+    """Distinct packages grouped by what identity and version depend on, in input order."""
+    groups: dict[_GroupKey, dict[Package, None]] = {}
+    for p in packages:
+        groups.setdefault((p.pname, p.version, p.cpes, p.source_urls), {})[p] = None
+    return {key: list(members) for key, members in groups.items()}
+
+
+def _better(new: _Hit, old: _Hit | None) -> bool:
+    """A high-confidence hit beats a low one; otherwise the first (most specific) stays."""
+    return old is None or (old[3] is Confidence.LOW and new[3] is Confidence.HIGH)
+
+
+class VendorAwareMatcher(Matcher):
+    """Matches by CPE identity (vendor and product), version and NVD configuration logic."""
+
+    def __init__(self, table: MappingTable | None = None, *, unknown_versions: bool = False):
+        self.table = table
+        self.unknown_versions = unknown_versions
+
+    def match(self, packages: Sequence[Package], lookup: AdvisoryLookup) -> list[Finding]:
+        """One finding per (package, CVE), before triage; see the module docstring."""
+        groups = _group(packages)
+        identities = {key: identify(members[0], self.table) for key, members in groups.items()}
+        products = sorted({name for ident in identities.values() for name in ident.scopes})
+        evaluator = _Evaluator(lookup.records_for_products(products) if products else {})
+        findings: list[Finding] = []
+        for key, members in groups.items():
+            for cve_id, hit, mapping, confidence in self._package_hits(
+                evaluator, identities[key], key[1]
+            ):
+                findings.extend(
+                    Finding(package, cve_id, hit.criteria, hit.version_range, mapping, confidence)
+                    for package in members
+                )
+        return findings
+
+    def _package_hits(self, evaluator: _Evaluator, ident: Identity, version: str) -> list[_Hit]:
+        """The judged hits of one identity at one version, one per CVE, sorted by CVE.
+
+        For an unorderable version with ``unknown_versions``, a range entry yields a
+        low-confidence hit whose range says the version is unknown: the snapshot may or may
+        not be in it.
+        """
+        unknown = self.unknown_versions and not is_orderable(version)
+        by_cve: dict[str, _Hit] = {}
+        for product, scope in ident.scopes.items():
+            for cve_id, hit in evaluator.hits(product, scope, version, unknown):
+                mapping, confidence = ident.judge(hit.criteria)
+                if unknown and not hit.version_range.startswith("= "):
+                    text = f"{UNKNOWN_VERSION} {version} ({hit.version_range})"
+                    hit, confidence = MatchHit(hit.criteria, text), Confidence.LOW
+                found = (cve_id, hit, mapping, confidence)
+                if _better(found, by_cve.get(cve_id)):
+                    by_cve[cve_id] = found
+        return sorted(by_cve.values(), key=lambda item: _cve_order(item[0]))

@@ -152,6 +152,11 @@ def cli() -> None:
     help="Findings scored below this severity do not fail the exit code.",
 )
 @click.option("-s", "--show-whitelisted", is_flag=True, help="Show whitelisted findings too.")
+@click.option(
+    "--show-uncertain",
+    is_flag=True,
+    help="Also show low-confidence matches and versions that cannot be ordered.",
+)
 @click.option("-D", "--show-description", is_flag=True, help="Show CVE descriptions.")
 @_verbosity
 def scan(
@@ -176,6 +181,7 @@ def scan(
     as_json: bool,
     fail_on: str | None,
     show_whitelisted: bool,
+    show_uncertain: bool,
     show_description: bool,
     verbose: int,
 ) -> int:
@@ -210,6 +216,7 @@ def scan(
         whitelists=whitelists,
         whitelist_optional=whitelist_optional,
         vex=vex,
+        show_uncertain=show_uncertain,
     )
     result = run_scan(options)
     if write_whitelist is not None:

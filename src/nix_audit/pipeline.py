@@ -16,8 +16,8 @@ from pathlib import Path
 from nix_audit.advisories.index import INDEX_FILE, AdvisoryIndex
 from nix_audit.errors import FeedError, IndexError_, SourceError, TriageError
 from nix_audit.matching.interface import Matcher
-from nix_audit.matching.name_matcher import NameMatcher
-from nix_audit.models import IndexStatus, Package, ScanResult, Skipped
+from nix_audit.matching.vendor_matcher import VendorAwareMatcher
+from nix_audit.models import Confidence, Finding, IndexStatus, Package, ScanResult, Skipped
 from nix_audit.sources.interface import PackageSource
 from nix_audit.sources.listfile import ListFileSource
 from nix_audit.sources.nix import NixStore
@@ -62,6 +62,7 @@ class ScanOptions:
     whitelists: tuple[str, ...] = ()
     whitelist_optional: bool = False
     vex: tuple[str, ...] = ()
+    show_uncertain: bool = False
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -73,7 +74,8 @@ def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult
     packages, skipped = collect_packages(_sources(options))
     ensure_index(options, warnings)
     with AdvisoryIndex(options.db_dir / INDEX_FILE) as index:
-        findings = (matcher or NameMatcher()).match(packages, index)
+        matcher = matcher or VendorAwareMatcher(unknown_versions=options.show_uncertain)
+        findings = _certain(matcher.match(packages, index), options.show_uncertain)
         details = index.details({f.cve_id for f in findings})
         status = index.status()
     today = options.now.date()
@@ -90,6 +92,14 @@ def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult
         scanned_at=options.now,
         hygiene=hygiene,
     )
+
+
+def _certain(findings: list[Finding], show_uncertain: bool) -> list[Finding]:
+    """Low-confidence matches (a bare product name of an unknown vendor) stay out of reports
+    and exit codes unless ``--show-uncertain`` asks for them (issue #4)."""
+    if show_uncertain:
+        return findings
+    return [f for f in findings if f.confidence is not Confidence.LOW]
 
 
 def _whitelist(options: ScanOptions, warnings: list[str]) -> Whitelist:

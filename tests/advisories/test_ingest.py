@@ -87,7 +87,7 @@ def test_feed_rows_of_the_mixed_fixture(tmp_path: Path) -> None:
     assert [cve_id_of(r.key) for r in live] == [
         "CVE-2014-0160", "CVE-2016-1000", "CVE-2020-0002", "CVE-2021-0003", "CVE-2023-0005",
     ]  # fmt: skip
-    assert live[1].products == (("app", "example"),)
+    assert [posting[:2] for posting in live[1].products] == [("app", "example")]
     assert decode_record(live[0].config).cve_id == "CVE-2014-0160"
     assert decode_details(live[0].details).cvss_v3 == 7.5
 

@@ -30,6 +30,12 @@ from nix_audit.advisories._feed_json import (
     JsonTail,
     details_of,
 )
+from nix_audit.advisories.envelope import (
+    UNBOUNDED,
+    Envelope,
+    entry_envelope,
+    merge_envelopes,
+)
 from nix_audit.errors import FeedError
 from nix_audit.models import AdvisoryDetails, AdvisoryRecord, Configuration
 
@@ -76,7 +82,7 @@ class FeedRecord:
 
     record: AdvisoryRecord
     details: AdvisoryDetails
-    products: frozenset[tuple[str, str]]
+    products: dict[tuple[str, str], Envelope]  # (vendor, product) -> version envelope
 
     @property
     def cve_id(self) -> str:
@@ -111,22 +117,34 @@ def _unquote(value: str) -> str:
     return _UNQUOTE.sub(r"\1", value) if "\\" in value else value
 
 
-def vulnerable_products(configurations: tuple[Configuration, ...]) -> frozenset[tuple[str, str]]:
-    """The (vendor, product) pairs of the vulnerable criteria, lower-cased and unquoted.
+def vulnerable_products(
+    configurations: tuple[Configuration, ...],
+) -> dict[tuple[str, str], Envelope]:
+    """The (vendor, product) pairs of the vulnerable criteria, lower-cased and unquoted, each
+    with the version envelope of its entries (``envelope``).
 
-    ``cpe:2.3:part:vendor:product:version:...``: fields 3 and 4 of the formatted string.
+    ``cpe:2.3:part:vendor:product:version:update:...``: fields 3 to 6 of the formatted string.
     """
-    pairs: set[tuple[str, str]] = set()
+    found: dict[tuple[str, str], Envelope | None] = {}
     for configuration in configurations:
         for node in configuration.nodes:
             for match in node.matches:
                 if not match.vulnerable:
                     continue
-                # Only part, vendor and product are needed: stop splitting after them.
-                fields = cpe_fields(match.criteria, 5)
-                if len(fields) > 4 and fields[4]:
-                    pairs.add((_unquote(fields[3]).lower(), _unquote(fields[4]).lower()))
-    return frozenset(pairs)
+                # Only part .. update are needed: stop splitting after them.
+                fields = cpe_fields(match.criteria, 7)
+                if len(fields) < 7 or not fields[4]:
+                    continue
+                pair = (_unquote(fields[3]).lower(), _unquote(fields[4]).lower())
+                entry = entry_envelope(match, _unquote(fields[5]), _unquote(fields[6]))
+                if entry is not None:
+                    known = found.get(pair)
+                    found[pair] = entry if known is None else merge_envelopes(known, entry)
+                else:
+                    found.setdefault(pair, None)
+    # A product named only with NA and no bounds holds no version; kept, unbounded, so that
+    # the posting list stays the list of every vulnerable product.
+    return {pair: envelope or UNBOUNDED for pair, envelope in found.items()}
 
 
 def _record_of(cve: JsonCve) -> FeedRecord:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from nix_audit.advisories.envelope import version_in
 from nix_audit.advisories.schema import (
     INDEX_FILE,
     SCHEMA_VERSION,
@@ -25,6 +26,7 @@ from nix_audit.advisories.schema import (
     decode_record,
 )
 from nix_audit.errors import IndexError_
+from nix_audit.matching.versions import encode_key, version_key
 from nix_audit.models import AdvisoryDetails, AdvisoryRecord, FeedState, IndexStatus
 
 __all__ = ["INDEX_FILE", "AdvisoryIndex", "index_path"]
@@ -68,6 +70,12 @@ class AdvisoryIndex:
         self._path = path / INDEX_FILE if path.is_dir() else path
         if not self._path.is_file():
             raise IndexError_(f"{self._path}: no advisory index; {_RUN_UPDATE}")
+        try:
+            # Issue #6: SQLite reports an unreadable file as "unable to open database file",
+            # which read as a damaged index; opening it first names the real cause.
+            self._path.open("rb").close()
+        except OSError as e:
+            raise IndexError_(f"{self._path}: cannot read the advisory index: {e.strerror}") from e
         try:
             self._conn = sqlite3.connect(
                 f"{self._path.resolve().as_uri()}?mode=ro",
@@ -152,18 +160,32 @@ class AdvisoryIndex:
         ``gtk\\+``). Every requested name is a key of the result, with an empty list when no
         record names it. A record is decoded once however many products share it.
         """
-        wanted = sorted({name.lower() for name in products})
+        return self.records_for_versions(dict.fromkeys(products))
+
+    def records_for_versions(
+        self, wanted: Mapping[str, Collection[str] | None]
+    ) -> dict[str, list[AdvisoryRecord]]:
+        """``records_for_products``, keeping only records whose version envelope for the
+        product holds one of the given versions (None: every record of the product).
+
+        The envelope (``envelope``) is a superset of what the matcher can accept, so the
+        records left out are ones no configuration of theirs could match these versions.
+        """
         keys_of: dict[str, list[int]] = {}
-        for chunk in _chunks(wanted):
-            sql = f"SELECT product, cve FROM product WHERE product IN ({_marks(len(chunk))})"  # noqa: S608
-            for product, key in self._query(sql, chunk):
-                keys_of.setdefault(product, []).append(key)
+        names = sorted({name.lower() for name in wanted})
+        versions = _encoded_versions(wanted)
+        for chunk in _chunks(names):
+            sql = f"SELECT product, cve, low, high FROM product WHERE product IN ({_marks(len(chunk))})"  # noqa: S608, E501
+            for product, key, low, high in self._query(sql, chunk):
+                keys = versions.get(product)
+                if keys is None or any(version_in(k, low, high) for k in keys):
+                    keys_of.setdefault(product, []).append(key)
         records = self._records(sorted({k for keys in keys_of.values() for k in keys}))
         result: dict[str, list[AdvisoryRecord]] = {}
-        for name in products:
+        for name in wanted:
             # Several vendors may share a product name: the same CVE can be listed twice.
-            keys = dict.fromkeys(keys_of.get(name.lower(), ()))
-            result[name] = [records[key] for key in keys if key in records]
+            unique = dict.fromkeys(keys_of.get(name.lower(), ()))
+            result[name] = [records[key] for key in unique if key in records]
         return result
 
     def _records(self, keys: Sequence[int]) -> dict[int, AdvisoryRecord]:
@@ -207,3 +229,14 @@ class AdvisoryIndex:
             last_update=_parse_time(meta.get("last_update")),
             source=meta.get("source"),
         )
+
+
+def _encoded_versions(wanted: Mapping[str, Collection[str] | None]) -> dict[str, list[bytes]]:
+    """Lower-cased product -> encoded keys of its versions; products without versions (no
+    filtering) are left out."""
+    found: dict[str, list[bytes]] = {}
+    for name, versions in wanted.items():
+        if versions is not None:
+            keys = found.setdefault(name.lower(), [])
+            keys.extend(encode_key(version_key(v)) for v in versions)
+    return found

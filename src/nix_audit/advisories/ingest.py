@@ -66,7 +66,8 @@ class CveRow(NamedTuple):
     last_modified: str
     config: bytes
     details: bytes
-    products: tuple[tuple[str, str], ...]  # (product, vendor), as the posting key orders them
+    # (product, vendor, envelope low, envelope high), as the posting key orders them
+    products: tuple[tuple[str, str, bytes | None, bytes | None], ...]
 
 
 _ROWS_DECODER = msgspec.msgpack.Decoder(list[CveRow])
@@ -119,7 +120,10 @@ def _row_of(path: Path, record: FeedRecord) -> CveRow | tuple[int, str]:
         record.last_modified,
         encode_record(record.record),
         encode_details(record.details),
-        tuple((product, vendor) for vendor, product in record.products),
+        tuple(
+            (product, vendor, low, high)
+            for (vendor, product), (low, high) in record.products.items()
+        ),
     )
 
 
@@ -221,8 +225,8 @@ class IndexWriter:
             seen.add(row.key)
         self._conn.executemany("INSERT INTO cve VALUES (?, ?, ?, ?)", [row[:4] for row in new])
         self._conn.executemany(
-            "INSERT INTO product VALUES (?, ?, ?)",
-            [(product, vendor, row.key) for row in new for product, vendor in row.products],
+            "INSERT INTO product VALUES (?, ?, ?, ?, ?)",
+            [(p, v, row.key, low, high) for row in new for p, v, low, high in row.products],
         )
         counts = ApplyCounts(added=len(new))
         for row in again:
@@ -264,8 +268,8 @@ class IndexWriter:
             self._delete_postings(row.key, stored[1])
         self._conn.execute("INSERT OR REPLACE INTO cve VALUES (?, ?, ?, ?)", row[:4])
         self._conn.executemany(
-            "INSERT OR IGNORE INTO product VALUES (?, ?, ?)",
-            [(product, vendor, row.key) for product, vendor in row.products],
+            "INSERT OR IGNORE INTO product VALUES (?, ?, ?, ?, ?)",
+            [(p, v, row.key, low, high) for p, v, low, high in row.products],
         )
         if self._seen is not None:
             self._seen.add(row.key)

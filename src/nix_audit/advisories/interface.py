@@ -70,6 +70,13 @@ class AdvisoryLookup(Protocol):
         """CVE records whose configurations name each CPE product (lower case) as vulnerable."""
         ...
 
+    def records_for_versions(
+        self, wanted: Mapping[str, Collection[str] | None]
+    ) -> Mapping[str, Sequence[AdvisoryRecord]]:
+        """``records_for_products`` narrowed to records that may concern the given versions
+        of each product (None: all of that product's records)."""
+        ...
+
     def details(self, cve_ids: Collection[str]) -> Mapping[str, AdvisoryDetails]:
         """Description, scores and dates of the given CVEs."""
         ...

@@ -11,10 +11,11 @@ whole NVD):
   Structs: no field names), ``details`` the msgpack of the ``AdvisoryDetails`` fields as an
   array; both zlib-compressed when that is smaller (CPE criteria of one record repeat a lot:
   119 MB of configurations shrink to 27 MB, and inflating one costs ~1 us).
-- ``product(product, vendor, cve) WITHOUT ROWID``: the posting list; its primary key is the
-  lookup order, so a scan reads contiguous key ranges and nothing else. There is no index on
-  ``cve``: an update finds a record's old postings by decoding its old ``config`` instead,
-  which saves a second copy of every posting.
+- ``product(product, vendor, cve, low, high) WITHOUT ROWID``: the posting list, with each
+  posting's version envelope (``envelope``: the versions the record can concern); its
+  primary key is the lookup order, so a scan reads contiguous key ranges and nothing else.
+  There is no index on ``cve``: an update finds a record's old postings by decoding its old
+  ``config`` instead, which saves a second copy of every posting.
 - ``feed``: per-feed HTTP validators and feed timestamps; ``meta``: schema version, source,
   time of the last successful update, record count.
 """
@@ -46,7 +47,7 @@ __all__ = [
 
 # Bump when the tables or the blob encodings change: an index of another version is not
 # read (the user is told to run ``nix-audit db update``, which rebuilds it).
-SCHEMA_VERSION: Final = "1"
+SCHEMA_VERSION: Final = "2"  # 2: postings carry version envelopes
 INDEX_FILE: Final = "index.sqlite"
 LOCK_FILE: Final = "index.lock"
 
@@ -70,6 +71,8 @@ CREATE TABLE product(
     product TEXT NOT NULL,
     vendor TEXT NOT NULL,
     cve INTEGER NOT NULL,
+    low BLOB,
+    high BLOB,
     PRIMARY KEY (product, vendor, cve)
 ) WITHOUT ROWID;
 """

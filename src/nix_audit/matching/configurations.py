@@ -31,7 +31,7 @@ only exactly, and a release number is never placed against a date bound.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from nix_audit.errors import AdvisoryError
@@ -39,9 +39,9 @@ from nix_audit.matching.cpe import ANY, NA, Cpe, parse_cpe
 from nix_audit.matching.scope import ProductScope, entry_in_scope, is_esr, platform_value
 from nix_audit.matching.versions import (
     VersionKey,
+    bound_key,
     is_date,
     is_orderable,
-    key_in_range,
     version_key,
 )
 from nix_audit.models import AdvisoryRecord, ConfigNode, Configuration, CpeMatch
@@ -83,6 +83,11 @@ class _Target:
     scopes: Mapping[str, ProductScope] | None = None
     esr: bool = False
     any_range: bool = False  # an unorderable version counts as inside every range
+    # criteria -> what it says about this target (``_relevance``). A kernel's 10,000 records
+    # repeat a handful of criteria strings: each is judged once per target (issue #3).
+    relevance: dict[str, tuple[VersionKey | None, bool] | None] = field(
+        default_factory=dict, compare=False, hash=False
+    )
 
     @staticmethod
     def of(product_names: Collection[str], version: str) -> _Target:
@@ -123,38 +128,73 @@ def _criteria_facts(criteria: str) -> tuple[str, VersionKey | None, bool] | None
     return cpe.product, None if exact is None else version_key(exact), cpe.version == ANY
 
 
+def _relevance(criteria: str, target: _Target) -> tuple[VersionKey | None, bool] | None:
+    """(key of the exact version or None, version is ANY) when a ``vulnerable: true``
+    criteria is about the target's package; None when it is about something else."""
+    facts = _criteria_facts(criteria)
+    if facts is None or facts[0] not in target.names:
+        return None
+    if target.scopes is not None and not entry_in_scope(
+        criteria, target.scopes[facts[0]], target.esr
+    ):
+        return None  # another vendor's product, a plugin, another edition: not this package
+    return facts[1], facts[2]
+
+
+@lru_cache(maxsize=1 << 16)
+def _bounds(
+    start_including: str | None,
+    start_excluding: str | None,
+    end_including: str | None,
+    end_excluding: str | None,
+) -> tuple[frozenset[bool], tuple[VersionKey | None, VersionKey | None, VersionKey | None,
+           VersionKey | None]]:  # fmt: skip
+    """(date-ness of the bounds present, their keys): read once per distinct range."""
+    given = (start_including, start_excluding, end_including, end_excluding)
+    kinds = frozenset(is_date(bound) for bound in given if bound is not None)
+    keys = tuple(None if bound is None else bound_key(bound) for bound in given)
+    return kinds, keys  # type: ignore[return-value]  # a 4-tuple by construction
+
+
 def _entry_value(match: CpeMatch, target: _Target) -> Tri:
     """An entry about this package is TRUE or FALSE; any other entry is UNKNOWN."""
     if not match.vulnerable:
         # A platform: without scopes we cannot see it, so it may hold.
         return None if target.scopes is None else platform_value(match.criteria)
-    facts = _criteria_facts(match.criteria)
-    if facts is None or facts[0] not in target.names:
+    criteria = match.criteria
+    try:
+        relevant = target.relevance[criteria]
+    except KeyError:
+        relevant = target.relevance[criteria] = _relevance(criteria, target)
+    if relevant is None:
         return None
-    if target.scopes is not None and not entry_in_scope(
-        match.criteria, target.scopes[facts[0]], target.esr
-    ):
-        return None  # another vendor's product, a plugin, another edition: not this package
-    _, exact, is_any = facts
+    exact, is_any = relevant
     if exact is not None:
         return exact == target.key
     if not target.orderable:
         # Only an exact match can place a snapshot or commit version; ``any_range`` asks
         # for the ranges it cannot be placed in (reported as "unknown version").
         return target.any_range
-    bounds = (
+    si, se, ei, ee = (
         match.version_start_including,
         match.version_start_excluding,
         match.version_end_including,
         match.version_end_excluding,
     )
-    if bounds == (None, None, None, None):
+    if si is None and se is None and ei is None and ee is None:
         # ANY without bounds means every version (NISTIR 7695 §5.4); NA means the product
         # has no versions at all, which a versioned Nix package never equals.
         return is_any
-    if any(bound is not None and is_date(bound) is not target.date for bound in bounds):
+    kinds, (lo, lo_x, hi, hi_x) = _bounds(si, se, ei, ee)
+    if (not target.date) in kinds:
         return False  # a release number cannot be placed against a snapshot date
-    return key_in_range(target.key, *bounds)
+    key = target.key
+    return not (
+        (lo is not None and key < lo)
+        or (lo_x is not None and key <= lo_x)
+        or (hi is not None and key > hi)
+        or (hi_x is not None and key >= hi_x)
+    )
 
 
 def cpe_match_applies(match: CpeMatch, product_names: Collection[str], version: str) -> bool:
@@ -206,22 +246,33 @@ def _negated(value: Tri, negate: bool) -> Tri:
 
 
 def _evaluate_node(node: ConfigNode, target: _Target) -> tuple[Tri, CpeMatch | None]:
-    """A node's value (a Kleene AND/OR fold that stops at the deciding entry), and its
-    first hit unless the node is negated or FALSE."""
+    """A node's value (a Kleene AND/OR fold) and its hit: the first ``vulnerable: true``
+    entry about the package that holds, unless the node is negated or FALSE.
+
+    A platform entry (``vulnerable: false``) can make a node TRUE but is never the hit: the
+    package is not the platform. So an OR node goes on past a TRUE platform entry to look for
+    the package's own entry; a FALSE decides an AND node.
+    """
     conjunctive = node.operator.upper() == "AND"
     result: Tri = conjunctive  # the identity: TRUE for AND, FALSE for OR
     hit: CpeMatch | None = None
     for match in node.matches:
         value = _entry_value(match, target)
-        if value is None:
-            result = None
-        elif value is not conjunctive:  # FALSE decides an AND, TRUE decides an OR
-            result = value
-            if value:
+        if conjunctive:
+            if value is False:
+                result = False
+                break
+            if value is None:
+                result = None
+            elif hit is None and match.vulnerable:
                 hit = match
-            break
-        elif value and hit is None:
-            hit = match
+        elif value:
+            result = True
+            if match.vulnerable:
+                hit = match
+                break
+        elif value is None and result is not True:
+            result = None
     if node.negate:
         return _negated(result, True), None
     return result, None if result is False else hit

@@ -87,8 +87,8 @@ class VendorAwareMatcher(Matcher):
         """One finding per (package, CVE), before triage; see the module docstring."""
         groups = _group(packages)
         identities = {key: identify(members[0], self.table) for key, members in groups.items()}
-        products = sorted({name for ident in identities.values() for name in ident.scopes})
-        evaluator = _Evaluator(lookup.records_for_products(products) if products else {})
+        wanted = self._wanted(identities)
+        evaluator = _Evaluator(lookup.records_for_versions(wanted) if wanted else {})
         findings: list[Finding] = []
         for key, members in groups.items():
             for cve_id, hit, mapping, confidence in self._package_hits(
@@ -99,6 +99,20 @@ class VendorAwareMatcher(Matcher):
                     for package in members
                 )
         return findings
+
+    def _wanted(self, identities: Mapping[_GroupKey, Identity]) -> dict[str, set[str] | None]:
+        """Each product to look up, with the versions asked about it; None where a version
+        cannot be ordered and ``unknown_versions`` wants every range reported for it."""
+        wanted: dict[str, set[str] | None] = {}
+        for (_, version, _, _), ident in identities.items():
+            every = self.unknown_versions and not is_orderable(version)
+            for name in ident.scopes:
+                versions = wanted.setdefault(name, set())
+                if every:
+                    wanted[name] = None
+                elif versions is not None:
+                    versions.add(version)
+        return dict(sorted(wanted.items()))
 
     def _package_hits(self, evaluator: _Evaluator, ident: Identity, version: str) -> list[_Hit]:
         """The judged hits of one identity at one version, one per CVE, sorted by CVE.

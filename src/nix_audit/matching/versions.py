@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import cast
 
 __all__ = [
     "VersionKey",
+    "bound_key",
     "compare_versions",
+    "encode_key",
     "in_range",
     "is_date",
     "is_orderable",
@@ -214,7 +217,7 @@ def is_date(v: str) -> bool:
 
 
 @lru_cache(maxsize=1 << 16)
-def _bound_key(value: str) -> VersionKey | None:
+def bound_key(value: str) -> VersionKey | None:
     """The key of a range bound, or None when the bound says "no version" (``*``, ``-``)."""
     return None if value.strip() in _NO_VERSION else version_key(value)
 
@@ -228,19 +231,19 @@ def key_in_range(
 ) -> bool:
     """``in_range`` for a version already turned into its ``version_key`` (the matcher's loop)."""
     if start_including is not None:
-        bound = _bound_key(start_including)
+        bound = bound_key(start_including)
         if bound is not None and key < bound:
             return False
     if start_excluding is not None:
-        bound = _bound_key(start_excluding)
+        bound = bound_key(start_excluding)
         if bound is not None and key <= bound:
             return False
     if end_including is not None:
-        bound = _bound_key(end_including)
+        bound = bound_key(end_including)
         if bound is not None and key > bound:
             return False
     if end_excluding is not None:
-        bound = _bound_key(end_excluding)
+        bound = bound_key(end_excluding)
         if bound is not None and key >= bound:
             return False
     return True
@@ -263,3 +266,32 @@ def in_range(
     return key_in_range(
         version_key(version), start_including, start_excluding, end_including, end_excluding
     )
+
+
+def encode_key(key: VersionKey) -> bytes:
+    """``key`` (of ``version_key``) as bytes that sort as the keys do.
+
+    The advisory index stores each posting's version envelope in this form, so a scan
+    compares bytes instead of decoding records (issue #3). Each component is its rank byte,
+    then: numbers as a length-prefixed big-endian magnitude (a longer magnitude is a larger
+    number; no leading zero bytes), words as UTF-8 with NUL escaped and a NUL NUL terminator
+    (so a word sorts before its extensions), pre-release words with their rank byte first.
+    """
+    out = bytearray()
+    for part in key:
+        rank = cast(int, part[0])
+        out.append(rank)
+        if rank == 3:
+            number = cast(int, part[1])
+            magnitude = number.to_bytes((number.bit_length() + 7) // 8 or 1, "big")
+            out += len(magnitude).to_bytes(2, "big") + magnitude
+        elif rank == 2:
+            out += _encode_word(cast(str, part[1]))
+        elif rank == 0:
+            out.append(cast(int, part[1]))
+            out += _encode_word(cast(str, part[2]))
+    return bytes(out)
+
+
+def _encode_word(word: str) -> bytes:
+    return word.encode("utf-8", "surrogatepass").replace(b"\x00", b"\x00\xff") + b"\x00\x00"

@@ -27,7 +27,7 @@ from nix_audit.derivation import (
     store_path_name,
 )
 from nix_audit.errors import DerivationError, SourceError
-from nix_audit.models import Closure, Package, Skipped
+from nix_audit.models import Closure, IdentifiedFrom, Package, Skipped
 from nix_audit.sources.interface import PackageSource, SourceResult
 from nix_audit.sources.nix import NixStore
 
@@ -305,9 +305,13 @@ class _Scan:
         except FileNotFoundError:
             parsed = None  # deleted, or never copied from a binary cache
         except OSError as e:
-            self._skip(drv, f"cannot read derivation: {e.strerror}")
+            # Issue #6: a .drv that exists but cannot be read (permission denied, I/O error)
+            # fails the scan. Skipping it made a scan of only that derivation exit 0, "clean".
+            raise SourceError(f"{drv}: cannot read derivation: {e.strerror or e}") from e
         except DerivationError as e:
-            self._skip(drv, f"unreadable derivation: {e}")
+            # Issue #6: an invalid .drv in the store is damage, not a package to leave out
+            # quietly; the parser's message already names the file and the byte offset.
+            raise SourceError(str(e)) from e
         self._drvs[drv] = parsed
         return parsed
 
@@ -318,7 +322,9 @@ class _Scan:
         if parsed is None:
             return
         try:
-            found = package_from_derivation(parsed, closure=closure, store_path=store_path)
+            found = package_from_derivation(
+                parsed, closure=closure, store_path=store_path, read_input=self._read
+            )
         except DerivationError as e:
             self._skip(drv, f"unreadable derivation attributes: {e}")
             return
@@ -339,7 +345,13 @@ class _Scan:
             self._skip(path, f"no derivation, and {name!r} does not name a versioned package")
             return
         self._by_name += 1
-        package = Package(name=name, pname=pname, version=version, store_path=path)
+        package = Package(
+            name=name,
+            pname=pname,
+            version=version,
+            store_path=path,
+            identified_from=IdentifiedFrom.STORE_PATH_NAME,  # issue #8: no patches known
+        )
         self._add(deriver or path, package)
 
     def _add(self, key: str, package: Package) -> None:

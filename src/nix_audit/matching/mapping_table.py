@@ -78,12 +78,22 @@ class MappingTable:
     def __init__(self, entries: Sequence[MappingEntry]) -> None:
         self.entries = tuple(entries)
         self._by_name: dict[tuple[str | None, str], MappingEntry] = {}
-        self._patterns: list[tuple[re.Pattern[str], MappingEntry]] = []
+        by_ecosystem: dict[str | None, list[MappingEntry]] = {}
         for entry in self.entries:
             for name in entry.names:
                 self._by_name.setdefault((entry.ecosystem, name.lower()), entry)
             if entry.pattern is not None:
-                self._patterns.append((re.compile(entry.pattern), entry))
+                re.compile(entry.pattern)  # each pattern must stand on its own, too
+                by_ecosystem.setdefault(entry.ecosystem, []).append(entry)
+        # One alternation per ecosystem, tried in table order by the regex engine: a scan
+        # looks up thousands of names, and a Python loop over the patterns cost it ~50 ms.
+        self._patterns: dict[str | None, tuple[re.Pattern[str], list[MappingEntry]]] = {
+            ecosystem: (
+                re.compile("|".join(f"(?P<p{i}>{e.pattern})" for i, e in enumerate(entries))),
+                entries,
+            )
+            for ecosystem, entries in by_ecosystem.items()
+        }
 
     def lookup(self, name: str, ecosystem: str | None = None) -> MappingEntry | None:
         """The entry for ``name`` in ``ecosystem`` (None: a program, not a library)."""
@@ -91,10 +101,16 @@ class MappingTable:
         entry = self._by_name.get((ecosystem, key))
         if entry is not None:
             return entry
-        for pattern, candidate in self._patterns:
-            if candidate.ecosystem == ecosystem and pattern.fullmatch(key):
-                return candidate
-        return None
+        patterns = self._patterns.get(ecosystem)
+        if patterns is None:
+            return None
+        alternation, entries = patterns
+        found = alternation.fullmatch(key)
+        if found is None:
+            return None
+        # The one named group that matched is the entry's (pN: entry N of this ecosystem).
+        name = next(group for group, text in found.groupdict().items() if text is not None)
+        return entries[int(name[1:])]
 
 
 def _strings(table: Mapping[str, object], key: str, where: str) -> tuple[str, ...]:

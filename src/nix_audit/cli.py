@@ -106,6 +106,15 @@ def cli() -> None:
     "-f", "--from-file", "from_files", multiple=True, help="Paths, one per line, or packages.json."
 )
 @click.option("--sbom", "sboms", multiple=True, help="Scan a CycloneDX JSON SBOM (no Nix needed).")
+@click.option(
+    "--running", is_flag=True, help="Scan what running processes have loaded (reads /proc)."
+)
+@click.option(
+    "--current",
+    multiple=True,
+    metavar="PATH",
+    help="With --running: the current closure (a profile) [default: /run/current-system].",
+)
 @click.option("--buildtime", is_flag=True, help="Scan the build-time closure of the derivations.")
 @click.option("-R", "--no-requisites", is_flag=True, help="Scan only the given derivations.")
 @_data_options
@@ -166,6 +175,8 @@ def scan(
     profiles: tuple[str, ...],
     from_files: tuple[str, ...],
     sboms: tuple[str, ...],
+    running: bool,
+    current: tuple[str, ...],
     buildtime: bool,
     no_requisites: bool,
     db_dir: Path | None,
@@ -217,6 +228,8 @@ def scan(
         whitelist_optional=whitelist_optional,
         vex=vex,
         show_uncertain=show_uncertain,
+        running=running,
+        current=current,
     )
     result = run_scan(options)
     if write_whitelist is not None:

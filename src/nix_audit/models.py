@@ -28,8 +28,12 @@ __all__ = [
     "FeedState",
     "Finding",
     "HygieneRule",
+    "IdentifiedFrom",
     "IndexStatus",
     "Package",
+    "RestartNeeded",
+    "RunningProcess",
+    "RunningSummary",
     "ScanResult",
     "Skipped",
     "TriageHygiene",
@@ -43,6 +47,33 @@ class Closure(enum.Enum):
 
     RUNTIME = "runtime"
     BUILDTIME = "buildtime"
+
+
+class IdentifiedFrom(enum.Enum):
+    """Where a package's name and version came from (issue #8).
+
+    A host deployed from a binary cache has output paths whose ``.drv`` was never copied:
+    such a package is named after its store path (the part after the hash, with Nix's
+    ``parseDrvName`` rule), and nothing the derivation would tell (applied patches, source
+    URLs, ``pname``/``version`` attributes) is known.
+    """
+
+    DERIVATION = "derivation"  # the .drv file was read
+    STORE_PATH_NAME = "store-path-name"  # no .drv on this host: the store path's name
+    METADATA = "metadata"  # the input's own record (packages.json, an SBOM): no Nix involved
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RunningProcess:
+    """A running process that executes or maps a package's store path (``scan --running``).
+
+    ``command`` is ``/proc/<pid>/comm``; ``unit`` the systemd unit (``nginx.service``) from
+    ``/proc/<pid>/cgroup``, None when the process runs outside a service.
+    """
+
+    pid: int
+    command: str
+    unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +96,10 @@ class Package:
     known_vulnerabilities: tuple[str, ...] = ()
     cpes: tuple[str, ...] = ()
     source_urls: tuple[str, ...] = ()
+    identified_from: IdentifiedFrom = IdentifiedFrom.DERIVATION
+    # Processes that execute or map one of the package's outputs; only ``scan --running``
+    # fills it, sorted by pid.
+    processes: tuple[RunningProcess, ...] = ()
 
     @property
     def key(self) -> str:
@@ -250,6 +285,40 @@ class TriageHygiene:
 
 
 @dataclass(frozen=True, slots=True)
+class RestartNeeded:
+    """A package loaded by running processes but superseded in the current closure (issue #8).
+
+    ``current_version`` is the newest version of the same ``pname`` in the current closure
+    (newer than ``version``: an update; equal: a rebuild, for example with a patched
+    dependency); None when the current closure has no package of that name any more.
+    """
+
+    name: str
+    pname: str
+    version: str
+    store_path: str
+    current_version: str | None
+    processes: tuple[RunningProcess, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunningSummary:
+    """What ``scan --running`` looked at: processes read from ``/proc`` and what needs restart.
+
+    ``uninspectable`` counts processes whose executable or memory maps could not be read
+    (another user's process without root, or one that exited while being read).
+    ``current_roots`` are the store paths whose runtime closure counted as "current"; empty
+    when no current system was found, and then no restart check was made.
+    """
+
+    processes: int
+    uninspectable: int = 0
+    store_paths: int = 0
+    needs_restart: tuple[RestartNeeded, ...] = ()
+    current_roots: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     """Everything one scan produced; every reporter reads only this."""
 
@@ -260,3 +329,4 @@ class ScanResult:
     warnings: tuple[str, ...] = ()
     scanned_at: datetime | None = None
     hygiene: TriageHygiene | None = None  # None: no whitelist was checked
+    running: RunningSummary | None = None  # None: running processes were not scanned

@@ -22,6 +22,7 @@ from nix_audit.sources.interface import PackageSource
 from nix_audit.sources.listfile import ListFileSource
 from nix_audit.sources.nix import NixStore
 from nix_audit.sources.profiles import ProfileSource
+from nix_audit.sources.running import RunningScan, RunningSource
 from nix_audit.sources.sbom import SbomSource
 from nix_audit.sources.store import ClosureMode, StorePathSource
 from nix_audit.sources.system import GcRootsSource, SystemSource
@@ -63,6 +64,8 @@ class ScanOptions:
     whitelist_optional: bool = False
     vex: tuple[str, ...] = ()
     show_uncertain: bool = False
+    running: bool = False  # scan --running: what live processes have loaded (issue #8)
+    current: tuple[str, ...] = ()  # --current: the current closure's roots; () = the system
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -71,7 +74,10 @@ def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult
     warnings: list[str] = []
     whitelist = _whitelist(options, warnings)
     vex = [load_vex(path) for path in options.vex]
-    packages, skipped = collect_packages(_sources(options))
+    running = _running(options)
+    packages, skipped = collect_packages(_sources(options, running is not None))
+    if running is not None:
+        packages, skipped = _with_running(running, packages, skipped)
     ensure_index(options, warnings)
     with AdvisoryIndex(options.db_dir / INDEX_FILE) as index:
         matcher = matcher or VendorAwareMatcher(unknown_versions=options.show_uncertain)
@@ -91,7 +97,26 @@ def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult
         warnings=tuple(warnings),
         scanned_at=options.now,
         hygiene=hygiene,
+        running=running.summary if running is not None else None,
     )
+
+
+def _running(options: ScanOptions) -> RunningScan | None:
+    """``--running``: the packages live processes have loaded, and what needs a restart."""
+    if not options.running:
+        return None
+    return RunningSource(current=options.current or None, nix=NixStore()).scan()
+
+
+def _with_running(
+    running: RunningScan, packages: Sequence[Package], skipped: Sequence[Skipped]
+) -> tuple[list[Package], list[Skipped]]:
+    """Running packages win over the same package from another input: they carry the
+    processes that have them loaded."""
+    seen = {p.key: p for p in running.packages}
+    for package in packages:
+        seen.setdefault(package.key, package)
+    return list(seen.values()), [*running.skipped, *skipped]
 
 
 def _certain(findings: list[Finding], show_uncertain: bool) -> list[Finding]:
@@ -120,7 +145,7 @@ def _whitelist(options: ScanOptions, warnings: list[str]) -> Whitelist:
     return merged
 
 
-def _sources(options: ScanOptions) -> list[PackageSource]:
+def _sources(options: ScanOptions, running: bool = False) -> list[PackageSource]:
     """One source per kind of input given; at least one input is required."""
     nix = NixStore()
     mode = options.mode
@@ -134,8 +159,10 @@ def _sources(options: ScanOptions) -> list[PackageSource]:
     sources.extend(ProfileSource(p, mode=mode, nix=nix) for p in options.profiles)
     sources.extend(ListFileSource(f, mode=mode, nix=nix) for f in options.from_files)
     sources.extend(SbomSource(f) for f in options.sboms)
-    if not sources:
-        raise SourceError("nothing to scan: give a PATH, --system, --gc-roots, -p, -f or --sbom")
+    if not sources and not running:
+        raise SourceError(
+            "nothing to scan: give a PATH, --system, --gc-roots, --running, -p, -f or --sbom"
+        )
     return sources
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 
 from nix_audit.models import (
@@ -11,8 +12,12 @@ from nix_audit.models import (
     FeedState,
     Finding,
     HygieneRule,
+    IdentifiedFrom,
     IndexStatus,
     Package,
+    RestartNeeded,
+    RunningProcess,
+    RunningSummary,
     ScanResult,
     Skipped,
     TriagedFinding,
@@ -20,7 +25,7 @@ from nix_audit.models import (
     TriageStatus,
 )
 
-__all__ = ["SCANNED_AT", "package", "sample_result", "triaged", "vex_result"]
+__all__ = ["SCANNED_AT", "package", "running_result", "sample_result", "triaged", "vex_result"]
 
 SCANNED_AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 STORE = "/nix/store"
@@ -226,4 +231,63 @@ def vex_result() -> ScanResult:
         index=base.index,
         scanned_at=SCANNED_AT,
         hygiene=hygiene,
+    )
+
+
+NGINX_MASTER = RunningProcess(1234, "nginx", "nginx.service")
+NGINX_WORKER = RunningProcess(1240, "nginx", "nginx.service")
+SHELL = RunningProcess(2001, "sqlite3")
+
+
+def running_result() -> ScanResult:
+    """``scan --running`` (issue #8): a loaded, superseded openssl; a derivation-less sqlite
+    run from a shell; a rebuilt zlib; and processes that could not be inspected."""
+    openssl = dataclasses.replace(OPENSSL, processes=(NGINX_MASTER, NGINX_WORKER))
+    sqlite = Package(
+        name="sqlite-3.8.10",
+        pname="sqlite",
+        version="3.8.10",
+        store_path=f"{STORE}/8hj1kq2w3e4r5t6y7u8i9o0p1a2s3d4f-sqlite-3.8.10",
+        identified_from=IdentifiedFrom.STORE_PATH_NAME,
+        processes=(SHELL,),
+    )
+    zlib = dataclasses.replace(ZLIB, processes=(NGINX_MASTER, NGINX_WORKER, SHELL))
+    findings = (
+        triaged(
+            openssl,
+            AdvisoryDetails("CVE-2014-0160", HEARTBLEED, cvss_v3=7.5, severity="HIGH"),
+            version_range="< 1.0.1g",
+        ),
+        triaged(
+            sqlite,
+            AdvisoryDetails(
+                "CVE-2015-3414", "Dequoting overflow.", cvss_v3=9.8, severity="CRITICAL"
+            ),
+            version_range="< 3.8.9",
+        ),
+    )
+    restarts = (
+        RestartNeeded(
+            "openssl-1.0.1f", "openssl", "1.0.1f", openssl.store_path or "", "1.0.1g",
+            (NGINX_MASTER, NGINX_WORKER),
+        ),
+        RestartNeeded(
+            "zlib-1.2.11", "zlib", "1.2.11", zlib.store_path or "", "1.2.11",
+            (NGINX_MASTER, NGINX_WORKER, SHELL),
+        ),
+    )  # fmt: skip
+    running = RunningSummary(
+        processes=81,
+        uninspectable=2,
+        store_paths=14,
+        needs_restart=restarts,
+        current_roots=(f"{STORE}/9kl2mn3bv4cx5z6a7s8d9f0g1h2j3k4l-nixos-system-host-24.05",),
+    )
+    return ScanResult(
+        packages=(openssl, sqlite, zlib, HELLO),
+        findings=findings,
+        index=sample_result().index,
+        skipped=(Skipped("2 processes", "cannot be inspected: permission denied"),),
+        scanned_at=SCANNED_AT,
+        running=running,
     )

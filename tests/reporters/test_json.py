@@ -109,6 +109,7 @@ def test_summary_counts() -> None:
         "whitelisted": 2,
         "patched": 2,
         "not_affected": 0,
+        "identified_from_store_path_name": 0,
     }
 
 

@@ -10,15 +10,32 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nix_audit.models import HygieneRule, Package, TriagedFinding, TriageHygiene, TriageStatus
+from nix_audit.models import (
+    HygieneRule,
+    IdentifiedFrom,
+    Package,
+    RestartNeeded,
+    RunningProcess,
+    ScanResult,
+    TriagedFinding,
+    TriageHygiene,
+    TriageStatus,
+)
 
 __all__ = [
     "PackageFindings",
     "clean_text",
     "cve_sort_key",
+    "derivationless_count",
     "finding_sort_key",
     "group_findings",
     "hygiene_messages",
+    "plural",
+    "process_text",
+    "processes_text",
+    "restart_for",
+    "restart_message",
+    "running_line",
     "score_text",
 ]
 
@@ -137,3 +154,70 @@ def hygiene_messages(hygiene: TriageHygiene | None) -> list[str]:
 
 def _rule(rule: HygieneRule) -> str:
     return f'whitelist rule ["{clean_text(rule.key)}"] at {clean_text(rule.origin)}'
+
+
+# --- what really runs (issue #8) -------------------------------------------------------------
+
+
+def derivationless_count(result: ScanResult) -> int:
+    """Scanned packages named after their store path: no ``.drv`` on the host (issue #8)."""
+    return len(
+        {p.key for p in result.packages if p.identified_from is IdentifiedFrom.STORE_PATH_NAME}
+    )
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 package``, ``2 packages`` (``words``: an irregular plural)."""
+    return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
+
+
+def process_text(process: RunningProcess) -> str:
+    """``pid 1234 (nginx, nginx.service)``; the unit is left out when there is none."""
+    where = clean_text(process.command)
+    if process.unit:
+        where += f", {clean_text(process.unit)}"
+    return f"pid {process.pid} ({where})"
+
+
+def processes_text(processes: Iterable[RunningProcess]) -> str:
+    """Processes as one comma-separated line, by pid."""
+    return ", ".join(process_text(p) for p in processes)
+
+
+def restart_message(restart: RestartNeeded) -> str:
+    """One line per superseded package: what it is, what replaced it, what to restart."""
+    if restart.current_version is None:
+        now = "no longer in the current system"
+    elif restart.current_version == restart.version:
+        now = "the current system has another build of it"
+    else:
+        now = f"the current system has {clean_text(restart.current_version)}"
+    return (
+        f"loaded but superseded: {clean_text(restart.name)} ({now}): "
+        f"restart these processes: {processes_text(restart.processes)}"
+    )
+
+
+def running_line(result: ScanResult) -> str | None:
+    """What ``--running`` inspected, in a sentence; None when it was not used."""
+    running = result.running
+    if running is None:
+        return None
+    line = (
+        f"Running processes: {running.processes} inspected, using "
+        f"{plural(running.store_paths, 'store path')}; "
+        f"{plural(len(running.needs_restart), 'superseded package')} loaded"
+    )
+    if running.uninspectable:
+        line += f"; {plural(running.uninspectable, 'process', 'processes')} could not be"
+        line += " inspected (see -v)"
+    if not running.current_roots:
+        line += "; no current system found, so no restart check was made"
+    return line
+
+
+def restart_for(result: ScanResult) -> dict[str, RestartNeeded]:
+    """Needs-restart entries by store path, to mark the packages they describe."""
+    if result.running is None:
+        return {}
+    return {r.store_path: r for r in result.running.needs_restart}

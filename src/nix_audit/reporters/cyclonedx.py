@@ -53,12 +53,15 @@ from nix_audit import __version__
 from nix_audit.models import (
     AdvisoryDetails,
     Confidence,
+    IdentifiedFrom,
     Package,
+    RestartNeeded,
+    RunningSummary,
     ScanResult,
     TriagedFinding,
     TriageStatus,
 )
-from nix_audit.reporters import group_findings
+from nix_audit.reporters import group_findings, process_text, restart_for, restart_message
 from nix_audit.reporters.interface import Reporter, ReportOptions
 from nix_audit.reporters.openvex import WhitelistClaim, nix_purl, whitelist_claim
 from nix_audit.triage.apply import PATCHED_REASON
@@ -120,6 +123,7 @@ class CycloneDxReporter(Reporter):
 
     def render(self, result: ScanResult, options: ReportOptions) -> str:
         packages = _packages(result)
+        restarts = restart_for(result)
         groups = group_findings(result.findings)
         vulnerabilities = [_vulnerability(f) for g in groups for f in g.findings]
         tool = Component(
@@ -132,8 +136,9 @@ class CycloneDxReporter(Reporter):
             metadata=BomMetaData(
                 tools=ToolRepository(components=[tool]),
                 timestamp=result.scanned_at or datetime.now(UTC),
+                properties=_running(result.running),
             ),
-            components=[_component(p) for p in packages],
+            components=[_component(p, restarts) for p in packages],
             vulnerabilities=vulnerabilities,
         )
         # The library writes with json.dumps' default ensure_ascii: feed text stays whole,
@@ -160,12 +165,13 @@ def _serial_number(packages: Iterable[Package], findings: Iterable[TriagedFindin
     return uuid.uuid5(_SERIAL_NAMESPACE, digest.hexdigest())
 
 
-def _component(package: Package) -> Component:
+def _component(package: Package, restarts: dict[str, RestartNeeded]) -> Component:
     properties = [Property(name="nix:closure", value=package.closure.value)]
     if package.store_path:
         properties.append(Property(name="nix:store_path", value=package.store_path))
     if package.derivation:
         properties.append(Property(name="nix:derivation", value=package.derivation))
+    properties += _running_properties(package, restarts)
     # A component has one ``cpe``; further CPE names of the package go in properties.
     properties += [Property(name="nix:cpe", value=cpe) for cpe in package.cpes[1:]]
     return Component(
@@ -177,6 +183,31 @@ def _component(package: Package) -> Component:
         cpe=package.cpes[0] if package.cpes else None,
         properties=properties,
     )
+
+
+def _running_properties(package: Package, restarts: dict[str, RestartNeeded]) -> list[Property]:
+    """Issue #8, only where they apply: derivation-less, running processes, needs restart."""
+    properties = []
+    if package.identified_from is IdentifiedFrom.STORE_PATH_NAME:
+        properties.append(Property(name="nix:identified_from", value="store-path-name"))
+    properties += [
+        Property(name="nix-audit:process", value=process_text(p)) for p in package.processes
+    ]
+    restart = restarts.get(package.store_path or "")
+    if restart is not None:
+        properties.append(Property(name="nix-audit:needs_restart", value=restart_message(restart)))
+    return properties
+
+
+def _running(running: RunningSummary | None) -> list[Property]:
+    """``scan --running`` counts as metadata properties; none when it was not used."""
+    if running is None:
+        return []
+    return [
+        Property(name="nix-audit:running:processes", value=str(running.processes)),
+        Property(name="nix-audit:running:uninspectable", value=str(running.uninspectable)),
+        Property(name="nix-audit:running:needs_restart", value=str(len(running.needs_restart))),
+    ]
 
 
 def _vulnerability(triaged: TriagedFinding) -> Vulnerability:

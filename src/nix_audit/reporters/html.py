@@ -16,12 +16,17 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from nix_audit import __version__
-from nix_audit.models import ScanResult, TriagedFinding, TriageStatus
+from nix_audit.models import IdentifiedFrom, ScanResult, TriagedFinding, TriageStatus
 from nix_audit.reporters import (
     clean_text,
     cve_sort_key,
+    derivationless_count,
     group_findings,
     hygiene_messages,
+    plural,
+    processes_text,
+    restart_message,
+    running_line,
     score_text,
 )
 from nix_audit.reporters._sanitize import (
@@ -45,7 +50,8 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #1b1b1b; }
 h1 { font-size: 1.5em; margin-bottom: 0.2em; }
 .summary, .database { margin: 0.3em 0; }
-.warnings { color: #8a4b00; }
+.warnings, .needs-restart { color: #8a4b00; }
+h2 { font-size: 1.15em; margin: 1em 0 0.2em; }
 table { border-collapse: collapse; width: 100%; margin-top: 1em; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.35em 0.6em; text-align: left;
   vertical-align: top; }
@@ -121,6 +127,7 @@ class HtmlReporter(Reporter):
             "</head>",
             "<body>",
             *self._header(result, findings),
+            *_running(result),
             '<table class="findings">',
             "<thead><tr>"
             + "".join(f'<th data-type="{kind}">{name}</th>' for name, kind in _COLUMNS)
@@ -148,6 +155,11 @@ class HtmlReporter(Reporter):
             f"patched or not affected{scanned}. nix-audit {html_text(self.tool_version)}.</p>",
             f'<p class="database">{_database(result)}</p>',
         ]
+        if by_name := derivationless_count(result):
+            lines.append(
+                f'<p class="derivationless">{plural(by_name, "package")} identified from the '
+                "store path name: no .drv on this host, so applied patches are unknown.</p>"
+            )
         warnings = [*result.warnings, *hygiene_messages(result.hygiene)]
         if warnings:
             lines.append('<ul class="warnings">')
@@ -155,6 +167,36 @@ class HtmlReporter(Reporter):
             lines.append("</ul>")
         lines.append("</header>")
         return lines
+
+
+def _running(result: ScanResult) -> list[str]:
+    """``scan --running``: what was inspected, and the packages to restart (issue #8)."""
+    summary = running_line(result)
+    if summary is None or result.running is None:
+        return []
+    lines = [
+        '<section class="running">',
+        "<h2>Running processes</h2>",
+        f"<p>{html_text(summary)}.</p>",
+    ]
+    restarts = result.running.needs_restart
+    if restarts:
+        lines.append('<ul class="needs-restart">')
+        lines += [f"<li>{html_text(restart_message(r))}</li>" for r in restarts]
+        lines.append("</ul>")
+    return [*lines, "</section>"]
+
+
+def _package_cell(triaged: TriagedFinding) -> str:
+    """The package name, with how it was identified and what runs it when that is known."""
+    package = triaged.finding.package
+    cell = html_text(package.pname or package.name)
+    if package.identified_from is IdentifiedFrom.STORE_PATH_NAME:
+        cell += '<br><small class="derivationless">identified from store path name</small>'
+    if package.processes:
+        running = html_text(processes_text(package.processes))
+        cell += f'<br><small class="processes">running: {running}</small>'
+    return f"<td>{cell}</td>"
 
 
 def _database(result: ScanResult) -> str:
@@ -211,7 +253,7 @@ def _row(triaged: TriagedFinding) -> str:
         )
     url = _NVD_DETAIL_URL + quote(finding.cve_id, safe="")
     cells = [
-        f"<td>{html_text(package.pname or package.name)}</td>",
+        _package_cell(triaged),
         f"<td>{html_text(package.version)}</td>",
         f"<td>{package.closure.value}</td>",
         f'<td data-sort="{year * 10_000_000 + number}">'

@@ -18,12 +18,20 @@ from nix_audit.models import (
     FeedState,
     HygieneRule,
     IndexStatus,
+    RestartNeeded,
+    RunningProcess,
+    RunningSummary,
     ScanResult,
     TriagedFinding,
     TriageHygiene,
     TriageStatus,
 )
-from nix_audit.reporters import PackageFindings, cve_sort_key, group_findings
+from nix_audit.reporters import (
+    PackageFindings,
+    cve_sort_key,
+    derivationless_count,
+    group_findings,
+)
 from nix_audit.reporters.interface import Reporter, ReportOptions
 
 __all__ = ["SCHEMA_VERSION", "JsonReporter"]
@@ -53,6 +61,7 @@ class JsonReporter(Reporter):
             "skipped": [{"what": s.what, "reason": s.reason} for s in result.skipped],
             "warnings": list(result.warnings),
             "triage_hygiene": _hygiene(result.hygiene),
+            "running": _running(result.running),
         }
         return json.dumps(document, indent=2, ensure_ascii=True) + "\n"
 
@@ -118,6 +127,7 @@ def _summary(result: ScanResult, groups: list[PackageFindings]) -> JsonObject:
         "whitelisted": count(TriageStatus.WHITELISTED),
         "patched": count(TriageStatus.PATCHED),
         "not_affected": count(TriageStatus.NOT_AFFECTED),
+        "identified_from_store_path_name": derivationless_count(result),
     }
 
 
@@ -142,6 +152,8 @@ def _derivation(group: PackageFindings) -> JsonObject:
         "closure": package.closure.value,
         "patched": ids(TriageStatus.PATCHED),
         "not_affected": ids(TriageStatus.NOT_AFFECTED),
+        "identified_from": package.identified_from.value,
+        "processes": [_process(p) for p in package.processes],
         "findings": [_finding(f) for f in findings],
     }
 
@@ -163,6 +175,34 @@ def _finding(triaged: TriagedFinding) -> JsonObject:
         "reason": triaged.reason,
         "issue_url": triaged.issue_url,
         "justification": triaged.justification,
+    }
+
+
+def _process(process: RunningProcess) -> JsonObject:
+    return {"pid": process.pid, "command": process.command, "unit": process.unit}
+
+
+def _running(running: RunningSummary | None) -> JsonObject | None:
+    """What ``scan --running`` inspected and what needs a restart (issue #8); null without."""
+    if running is None:
+        return None
+    return {
+        "processes": running.processes,
+        "uninspectable": running.uninspectable,
+        "store_paths": running.store_paths,
+        "current_roots": list(running.current_roots),
+        "needs_restart": [_restart(r) for r in running.needs_restart],
+    }
+
+
+def _restart(restart: RestartNeeded) -> JsonObject:
+    return {
+        "name": restart.name,
+        "pname": restart.pname,
+        "version": restart.version,
+        "store_path": restart.store_path,
+        "current_version": restart.current_version,
+        "processes": [_process(p) for p in restart.processes],
     }
 
 

@@ -18,7 +18,14 @@ import math
 from dataclasses import dataclass
 
 from nix_audit.models import ScanResult, TriagedFinding, TriageStatus
-from nix_audit.reporters import PackageFindings, clean_text, group_findings, score_text
+from nix_audit.reporters import (
+    PackageFindings,
+    clean_text,
+    group_findings,
+    plural,
+    restart_message,
+    score_text,
+)
 from nix_audit.reporters._sanitize import database_age_hours, shorten, utc
 from nix_audit.reporters.interface import Reporter, ReportOptions
 
@@ -138,8 +145,15 @@ class NagiosReporter(Reporter):
             f"packages={counts.packages} vulnerable={counts.vulnerable} "
             f"whitelisted={counts.whitelisted} db_age_hours={age}"
         )
+        restarts = result.running.needs_restart if result.running is not None else None
+        if restarts is not None:
+            # Only with --running: 0 would otherwise claim a check that was not made.
+            perfdata += f" needs_restart={len(restarts)}"
+            if restarts:
+                summary += f", {plural(len(restarts), 'superseded package')} still loaded"
         lines = [f"NIX-AUDIT {counts.state.name} - {summary} | {perfdata}"]
         lines += _long_output(group_findings(result.findings))
+        lines += [_plugin_text(restart_message(r)) for r in (restarts or ())[:_MAX_LONG_LINES]]
         return "\n".join(lines) + "\n"
 
 
@@ -213,6 +227,8 @@ class PrometheusReporter(Reporter):
                 "Age of the advisory index at scan time, in hours.",
                 [({}, round(counts.db_age_hours, 3))],
             )
+        if result.running is not None:
+            lines += _running_metrics(result)
         if result.scanned_at is not None:
             lines += _metric(
                 "nix_audit_last_scan_timestamp_seconds",
@@ -220,6 +236,27 @@ class PrometheusReporter(Reporter):
                 [({}, utc(result.scanned_at).timestamp())],
             )
         return "\n".join(lines) + "\n"
+
+
+def _running_metrics(result: ScanResult) -> list[str]:
+    """``scan --running`` gauges (issue #8); written only when processes were inspected."""
+    running = result.running
+    if running is None:
+        return []
+    lines = _metric(
+        "nix_audit_needs_restart_packages",
+        "Packages loaded by running processes but superseded in the current system.",
+        [({}, len(running.needs_restart))],
+    )
+    lines += _metric(
+        "nix_audit_running_processes",
+        "Processes inspected in /proc, and those that could not be.",
+        [
+            ({"state": "inspected"}, running.processes),
+            ({"state": "uninspectable"}, running.uninspectable),
+        ],
+    )
+    return lines
 
 
 def _package_scores(groups: list[PackageFindings]) -> list[tuple[dict[str, str], float]]:

@@ -40,8 +40,21 @@ from urllib.parse import quote
 from packageurl import PackageURL  # installed with cyclonedx-python-lib, which builds on it
 
 from nix_audit import __version__
-from nix_audit.models import Confidence, Package, ScanResult, TriagedFinding, TriageStatus
-from nix_audit.reporters import cve_sort_key, group_findings
+from nix_audit.models import (
+    Confidence,
+    Package,
+    RestartNeeded,
+    ScanResult,
+    TriagedFinding,
+    TriageStatus,
+)
+from nix_audit.reporters import (
+    cve_sort_key,
+    group_findings,
+    processes_text,
+    restart_for,
+    restart_message,
+)
 from nix_audit.reporters._sanitize import rfc3339
 from nix_audit.reporters.interface import Reporter, ReportOptions
 from nix_audit.triage.apply import PATCHED_REASON
@@ -157,7 +170,7 @@ class OpenVexReporter(Reporter):
         self.tool_version = tool_version
 
     def render(self, result: ScanResult, options: ReportOptions) -> str:
-        statements = _statements(result.findings)
+        statements = _statements(result.findings, restart_for(result))
         # Issued at scan time so that the same scan renders the same document; a result
         # without a scan time (built by hand) is stamped now.
         issued = result.scanned_at or datetime.now(UTC)
@@ -180,13 +193,15 @@ def _document_id(statements: list[JsonObject]) -> str:
     return uuid.uuid5(_ID_NAMESPACE, digest).urn
 
 
-def _statements(findings: tuple[TriagedFinding, ...]) -> list[JsonObject]:
+def _statements(
+    findings: tuple[TriagedFinding, ...], restarts: dict[str, RestartNeeded]
+) -> list[JsonObject]:
     """Statements by CVE, then status: one per (CVE, what is said), products merged."""
     merged: dict[tuple[tuple[int, int, str], str, str], tuple[JsonObject, dict[str, JsonObject]]]
     merged = {}
     for group in group_findings(findings):
         for triaged in group.findings:
-            body = _status_fields(triaged)
+            body = _with_running(_status_fields(triaged), group.package, restarts)
             cve = triaged.finding.cve_id
             key = (cve_sort_key(cve), body["status"], json.dumps(body, sort_keys=True))
             _, products = merged.setdefault(
@@ -232,6 +247,22 @@ def _status_fields(triaged: TriagedFinding) -> JsonObject:
     if triaged.reason:  # a VEX statement said affected or under investigation
         fields["status_notes"] = triaged.reason
     return fields
+
+
+def _with_running(
+    fields: JsonObject, package: Package, restarts: dict[str, RestartNeeded]
+) -> JsonObject:
+    """An ``affected`` statement's action names the processes that have the package loaded,
+    and which to restart when it is superseded (issue #8, ``scan --running``)."""
+    if fields["status"] != "affected" or not package.processes:
+        return fields
+    restart = restarts.get(package.store_path or "")
+    if restart is not None:
+        extra = restart_message(restart)
+        extra = extra[0].upper() + extra[1:]
+    else:
+        extra = f"Loaded now by: {processes_text(package.processes)}"
+    return {**fields, "action_statement": f"{fields['action_statement']} {extra}."}
 
 
 def fixed_notes(triaged: TriagedFinding) -> str:

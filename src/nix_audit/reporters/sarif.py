@@ -17,8 +17,25 @@ from typing import Any
 from urllib.parse import quote
 
 from nix_audit import __version__
-from nix_audit.models import AdvisoryDetails, Package, ScanResult, TriagedFinding, TriageStatus
-from nix_audit.reporters import clean_text, cve_sort_key, group_findings, score_text
+from nix_audit.models import (
+    AdvisoryDetails,
+    IdentifiedFrom,
+    Package,
+    RestartNeeded,
+    RunningProcess,
+    RunningSummary,
+    ScanResult,
+    TriagedFinding,
+    TriageStatus,
+)
+from nix_audit.reporters import (
+    clean_text,
+    cve_sort_key,
+    group_findings,
+    restart_for,
+    restart_message,
+    score_text,
+)
 from nix_audit.reporters._sanitize import shorten
 from nix_audit.reporters.interface import Reporter, ReportOptions
 
@@ -74,6 +91,7 @@ class SarifReporter(Reporter):
         findings = [f for g in groups for f in sorted(g.findings, key=_by_cve)]
         rules = _rules(findings)
         index = {rule["id"]: position for position, rule in enumerate(rules)}
+        restarts = restart_for(result)
         run: JsonObject = {
             "tool": {
                 "driver": {
@@ -83,8 +101,10 @@ class SarifReporter(Reporter):
                 }
             },
             "columnKind": "unicodeCodePoints",
-            "results": [_result(f, index[f.finding.cve_id]) for f in findings],
+            "results": [_result(f, index[f.finding.cve_id], restarts) for f in findings],
         }
+        if result.running is not None:
+            run["properties"] = _running(result.running)
         document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
         # ensure_ascii: feed text stays whole but no control character reaches a reader raw.
         return json.dumps(document, indent=2, ensure_ascii=True) + "\n"
@@ -123,7 +143,9 @@ def _rule(cve_id: str, details: AdvisoryDetails) -> JsonObject:
     }
 
 
-def _result(triaged: TriagedFinding, rule_index: int) -> JsonObject:
+def _result(
+    triaged: TriagedFinding, rule_index: int, restarts: dict[str, RestartNeeded]
+) -> JsonObject:
     finding, package = triaged.finding, triaged.finding.package
     result: JsonObject = {
         "ruleId": finding.cve_id,
@@ -142,9 +164,48 @@ def _result(triaged: TriagedFinding, rule_index: int) -> JsonObject:
             "confidence": finding.confidence.value,
         },
     }
+    result["properties"].update(_package_properties(package, restarts))
     if triaged.status is not TriageStatus.AFFECTED:
         result["suppressions"] = [_suppression(triaged)]
     return result
+
+
+def _package_properties(package: Package, restarts: dict[str, RestartNeeded]) -> JsonObject:
+    """Issue #8, only where they apply: derivation-less, running processes, needs restart."""
+    properties: JsonObject = {}
+    if package.identified_from is IdentifiedFrom.STORE_PATH_NAME:
+        properties["identifiedFrom"] = package.identified_from.value
+    if package.processes:
+        properties["processes"] = [_process(p) for p in package.processes]
+    restart = restarts.get(package.store_path or "")
+    if restart is not None:
+        properties["needsRestart"] = restart_message(restart)
+    return properties
+
+
+def _process(process: RunningProcess) -> JsonObject:
+    return {"pid": process.pid, "command": process.command, "unit": process.unit}
+
+
+def _running(running: RunningSummary) -> JsonObject:
+    """``scan --running`` counts and restarts, as the run's property bag (SARIF 3.8)."""
+    return {
+        "runningProcesses": running.processes,
+        "uninspectableProcesses": running.uninspectable,
+        "storePathsInUse": running.store_paths,
+        "currentRoots": list(running.current_roots),
+        "needsRestart": [
+            {
+                "name": r.name,
+                "version": r.version,
+                "storePath": r.store_path,
+                "currentVersion": r.current_version,
+                "processes": [_process(p) for p in r.processes],
+                "message": restart_message(r),
+            }
+            for r in running.needs_restart
+        ],
+    }
 
 
 def _message(triaged: TriagedFinding) -> str:

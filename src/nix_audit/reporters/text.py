@@ -24,12 +24,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nix_audit.models import IndexStatus, ScanResult, TriagedFinding, TriageStatus
+from nix_audit.models import IdentifiedFrom, IndexStatus, ScanResult, TriagedFinding, TriageStatus
 from nix_audit.reporters import (
     PackageFindings,
     clean_text,
+    derivationless_count,
     group_findings,
     hygiene_messages,
+    processes_text,
+    restart_message,
+    running_line,
     score_text,
 )
 from nix_audit.reporters._sanitize import MAX_DESCRIPTION, shorten
@@ -67,6 +71,7 @@ class TextReporter(Reporter):
         lines += _header(result, groups, options)
         for group in shown:
             lines += self._block(group, options)
+        lines += _running(result)
         lines += _skipped(result, options)
         lines += _footer(result.index, result.scanned_at, options)
         lines += _hygiene(result)
@@ -75,12 +80,9 @@ class TextReporter(Reporter):
     def _block(self, group: PackageFindings, options: ReportOptions) -> list[str]:
         """One package: its identity, then its findings by status."""
         package = group.package
-        lines = ["", _RULE, clean_text(package.name)]
-        if package.derivation:
-            lines.append(f"derivation: {clean_text(package.derivation)}")
-        if package.store_path:
-            lines.append(f"store path: {clean_text(package.store_path)}")
-        lines.append(f"closure: {package.closure.value}")
+        lines = ["", _RULE, clean_text(package.name), *_paths(group)]
+        # One line however long: a list of pids is read by scripts (grep "running:") too.
+        lines += [running] if (running := _processes_line(group)) else []
         sections: list[tuple[str, tuple[TriagedFinding, ...]]] = [
             ("", group.with_status(TriageStatus.AFFECTED))
         ]
@@ -150,7 +152,12 @@ class TextReporter(Reporter):
             console.print(Text(clean_text(group.package.name), style="bold"), soft_wrap=True)
             for line in _paths(group):
                 console.print(Text(line, style="dim"), soft_wrap=True)
+            if running := _processes_line(group):
+                console.print(Text(running, style="dim"), soft_wrap=True)
             console.print(_table(group, options))
+        for line in _running(result):
+            style = "bold yellow" if line.startswith("loaded but superseded") else "dim"
+            console.print(Text(line, style=style), soft_wrap=True)
         for line in _skipped(result, options) + _footer(result.index, result.scanned_at, options):
             console.print(Text(line, style="dim"), soft_wrap=True)
         for line in _hygiene(result):
@@ -186,7 +193,23 @@ def _paths(group: PackageFindings) -> list[str]:
         lines.append(f"derivation: {clean_text(package.derivation)}")
     if package.store_path:
         lines.append(f"store path: {clean_text(package.store_path)}")
+    if package.identified_from is IdentifiedFrom.STORE_PATH_NAME:
+        lines.append("identified from: store path name (no .drv on this host: patches unknown)")
     return [*lines, f"closure: {package.closure.value}"]
+
+
+def _processes_line(group: PackageFindings) -> str | None:
+    """The processes that have the package loaded (``scan --running``), or None."""
+    processes = group.package.processes
+    return f"running: {processes_text(processes)}" if processes else None
+
+
+def _running(result: ScanResult) -> list[str]:
+    """What ``--running`` inspected, then one line per package that needs a restart."""
+    summary = running_line(result)
+    if summary is None or result.running is None:
+        return []
+    return ["", summary, *(restart_message(r) for r in result.running.needs_restart)]
 
 
 def _table(group: PackageFindings, options: ReportOptions) -> Table:
@@ -296,6 +319,11 @@ def _header(result: ScanResult, groups: list[PackageFindings], options: ReportOp
         lines.append(
             f"{_plural(not_affected, 'CVE')} left out because a VEX statement says not affected"
             " (shown with --show-whitelisted)"
+        )
+    if by_name := derivationless_count(result):
+        lines.append(
+            f"{_plural(by_name, 'package')} identified from the store path name: no .drv on this"
+            " host, so applied patches are unknown"
         )
     if patched and options.verbosity < 1:
         lines.append(

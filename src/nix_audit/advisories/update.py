@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -218,6 +218,19 @@ class _Job:
             )
         return fetch
 
+    def _decoded(self, feeds: Sequence[tuple[str, Path]]) -> Iterator[FeedRows]:
+        """``decoded_feeds``, with errors naming the feed where it came from.
+
+        The decoder names the file it read, a download in a temporary folder that is gone by
+        the time the user reads the message; issue #6 asks for the feed to be named, so the
+        folder is replaced by the source's location (the mirror URL or folder).
+        """
+        try:
+            yield from decoded_feeds(feeds)
+        except FeedError as e:
+            where = self.source.location.rstrip("/") + "/"
+            raise FeedError(str(e).replace(f"{self.tmp}/", where, 1)) from e
+
     def _feed_state(self, fetch: FeedFetch, feed: FeedRows) -> tuple[object, ...]:
         return (
             fetch.name,
@@ -248,7 +261,7 @@ class _Job:
             writer = IndexWriter(conn, fresh=True)
             counts = ApplyCounts()
             by_name = {f.name: f for f in fetches}
-            for feed in decoded_feeds([(f.name, _path_of(f)) for f in fetches]):
+            for feed in self._decoded([(f.name, _path_of(f)) for f in fetches]):
                 counts += writer.add(feed)
                 write_feed_states(conn, [self._feed_state(by_name[feed.name], feed)])
             self._write_meta(conn, counts.added - counts.removed)
@@ -290,7 +303,7 @@ class _Job:
             writer = IndexWriter(conn)
             # Yearly feeds before "modified": a record rejected in a newer feed must not come
             # back from an older one applied after it.
-            for feed in decoded_feeds([(name, _path_of(f)) for name, f in changed.items()]):
+            for feed in self._decoded([(name, _path_of(f)) for name, f in changed.items()]):
                 counts += writer.apply(feed)
                 write_feed_states(conn, [self._feed_state(changed[feed.name], feed)])
             conn.executemany(

@@ -21,6 +21,7 @@ from nix_audit import __version__
 from nix_audit.errors import NixAuditError, OutputError
 from nix_audit.files import write_atomically
 from nix_audit.models import IndexStatus, ScanResult, TriageStatus
+from nix_audit.reporters import clean_text
 from nix_audit.reporters.registry import FORMATS, reporter_for
 
 __all__ = ["EXIT_CLEAN", "EXIT_FAILED", "EXIT_VULNERABLE", "EXIT_WHITELISTED", "exit_code", "main"]
@@ -75,6 +76,14 @@ def _data_options(func: F) -> F:
         envvar="NIX_AUDIT_DB",
         type=click.Path(file_okay=False, path_type=Path),
         help="Index directory [env NIX_AUDIT_DB; default: $XDG_CACHE_HOME/nix-audit].",
+    )(func)
+    func = click.option(
+        "--timeout",
+        envvar="NIX_AUDIT_TIMEOUT",
+        type=click.FloatRange(min=0.1),
+        default=30.0,
+        show_default=True,
+        help="Seconds a download may stall before it fails [env NIX_AUDIT_TIMEOUT].",
     )(func)
     return click.option(
         "-m",
@@ -180,6 +189,7 @@ def scan(
     buildtime: bool,
     no_requisites: bool,
     db_dir: Path | None,
+    timeout: float,
     mirror: str | None,
     offline: bool,
     max_age: float,
@@ -222,6 +232,7 @@ def scan(
         mode=mode,
         db_dir=db_dir or default_db_dir(),
         mirror=mirror,
+        timeout=timeout,
         offline=offline,
         max_age=timedelta(hours=max_age),
         whitelists=whitelists,
@@ -293,14 +304,16 @@ def db() -> None:
     "--full", is_flag=True, help="Rebuild the index from every feed, downloaded unconditionally."
 )
 @_verbosity
-def db_update(db_dir: Path | None, mirror: str | None, full: bool, verbose: int) -> int:
+def db_update(
+    db_dir: Path | None, timeout: float, mirror: str | None, full: bool, verbose: int
+) -> int:
     """Fetch new and changed CVE records (conditional requests) into the index."""
     _setup_logging(verbose)
     from nix_audit.advisories.fetch import feed_source_for
     from nix_audit.advisories.update import update_index
     from nix_audit.pipeline import default_db_dir
 
-    with feed_source_for(mirror) as source:
+    with feed_source_for(mirror, timeout=timeout) as source:
         report = update_index(db_dir or default_db_dir(), source, now=datetime.now(UTC), full=full)
     click.echo(report.summary())
     return EXIT_CLEAN
@@ -385,7 +398,9 @@ def _run(argv: list[str]) -> int:
     except click.exceptions.Exit as e:  # --help, --version
         return int(e.exit_code)
     except click.ClickException as e:
-        e.show()
+        # One line like every other failure; usage errors point at --help.
+        hint = " (see 'nix-audit --help')" if isinstance(e, click.UsageError) else ""
+        _fail(e.format_message() + hint, e)
         return EXIT_FAILED
     except click.exceptions.Abort:
         click.echo("nix-audit: error: interrupted", err=True)
@@ -405,4 +420,6 @@ def _fail(message: str, error: BaseException) -> None:
 
         traceback.print_exception(error, file=sys.stderr)
     first_line = message.splitlines()[0] if message else type(error).__name__
-    click.echo(f"nix-audit: error: {first_line}", err=True)
+    # Paths and URLs in messages come from the user or a feed: no escape sequence of theirs
+    # reaches the terminal (issue #6).
+    click.echo(f"nix-audit: error: {clean_text(first_line)}", err=True)

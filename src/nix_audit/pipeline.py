@@ -58,6 +58,7 @@ class ScanOptions:
     mode: ClosureMode = ClosureMode.RUNTIME
     db_dir: Path = field(default_factory=default_db_dir)
     mirror: str | None = None
+    timeout: float = 30.0
     offline: bool = False
     max_age: timedelta = DEFAULT_MAX_AGE
     whitelists: tuple[str, ...] = ()
@@ -200,7 +201,7 @@ def ensure_index(options: ScanOptions, warnings: list[str]) -> None:
     from nix_audit.advisories.update import update_index
 
     try:
-        with feed_source_for(options.mirror) as source:
+        with feed_source_for(options.mirror, timeout=options.timeout) as source:
             update_index(options.db_dir, source, now=options.now)
     except FeedError as e:
         if status is None:
@@ -210,12 +211,27 @@ def ensure_index(options: ScanOptions, warnings: list[str]) -> None:
 
 
 def _index_status(db_dir: Path) -> IndexStatus | None:
-    """The index's status, or None when there is no usable index yet."""
+    """The index's status, or None when there is no usable index yet.
+
+    Only a missing index (or one an update left unfinished) counts as none: an unreadable
+    one is an error of its own, which "run db update" would not cure (issue #6).
+    """
+    path = db_dir / INDEX_FILE
+    if not path.exists():
+        return None
     try:
-        with AdvisoryIndex(db_dir / INDEX_FILE) as index:
-            return index.status()
+        path.open("rb").close()
+    except OSError:
+        return _status_of(path)  # raises IndexError_ naming the path and the cause
+    try:
+        return _status_of(path)
     except IndexError_:
         return None
+
+
+def _status_of(path: Path) -> IndexStatus:
+    with AdvisoryIndex(path) as index:
+        return index.status()
 
 
 def _download_text(url: str) -> str:

@@ -188,11 +188,6 @@ def test_permission_denied_on_the_index(db: Path, tmp_path: Path, no_dac: tuple[
     assert_failed(run, str(db / "index.sqlite"), "Permission denied")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline._index_status turns every IndexError_ into 'no index', so --offline says "
-    "'no advisory index' for an unreadable one; it must pass the IndexError_ message on",
-)
 def test_permission_denied_on_the_index_during_a_scan(
     db: Path, tmp_path: Path, no_dac: tuple[str, ...]
 ) -> None:
@@ -202,11 +197,6 @@ def test_permission_denied_on_the_index_during_a_scan(
     assert_failed(run, str(db / "index.sqlite"), "Permission denied")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="click's own check of --db prints a three-line usage error without the "
-    "'nix-audit: error:' prefix; cli.py must drop readable=True or report it in one line",
-)
 def test_unreadable_database_directory_is_one_line(
     db: Path, tmp_path: Path, no_dac: tuple[str, ...]
 ) -> None:

@@ -196,11 +196,6 @@ def test_stalling_server_through_the_command_gives_up(
     _check_index_kept(db, before, marker_packages)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no way to shorten the 30 s HTTP timeout from outside: cli.py needs --timeout "
-    "(envvar NIX_AUDIT_TIMEOUT) passed to feed_source_for(mirror, timeout=...)",
-)
 def test_http_timeout_can_be_set_from_outside(changed: FeedServer, db: Path) -> None:
     changed.set_fault(MODIFIED, Fault(stall_before=60))
     env = {"NIX_AUDIT_TIMEOUT": "1"}

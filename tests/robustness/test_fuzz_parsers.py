@@ -153,12 +153,6 @@ def test_both_version_orders_are_total_on_any_text_long(a: str, b: str, c: str) 
     _check_order(nvd_compare, a, b, c)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="matching/versions.py: int() of a digit run over 4300 digits raises ValueError "
-    "(CPython's int/str limit), which a scan reports as an internal error",
-)
 @pytest.mark.parametrize("order", [compare_versions, nvd_compare, lambda a, b: version_key(a)])
 def test_version_orders_survive_a_5000_digit_component(order: Callable[[str, str], Any]) -> None:
     order("1." + "9" * 5000, "1.2")
@@ -186,21 +180,9 @@ def test_parse_cpe_gives_a_cpe_or_an_advisory_error(text: str) -> None:
 
 # --- whitelists -----------------------------------------------------------------------------
 
-# Characters YAML 1.1 does not allow in a stream (PyYAML's Reader.NON_PRINTABLE). PyYAML
-# refuses them before parsing, outside the error handling of parse_yaml: that crash is pinned
-# by the xfail test below, and taken out of the fuzzed text so the rest stays covered.
-_YAML_UNPRINTABLE = re.compile(
-    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
-WHITELIST_TEXT = (
-    st.text(max_size=200)
-    | _mutated_bytes([text.encode() for _, text in WHITELIST_SEEDS]).map(
-        lambda b: b.decode("utf-8", errors="replace")
-    )
-).map(lambda text: _YAML_UNPRINTABLE.sub("", text))
-# A URL with a stray IPv6 bracket crashes urlsplit (issue_url): pinned by an xfail test below.
-_BRACKET_URL = re.compile(r"//[^\s\"']*[\[\]]")
-WHITELIST_TEXT = WHITELIST_TEXT.filter(lambda text: _BRACKET_URL.search(text) is None)
+WHITELIST_TEXT = st.text(max_size=200) | _mutated_bytes(
+    [text.encode() for _, text in WHITELIST_SEEDS]
+).map(lambda b: b.decode("utf-8", errors="replace"))
 
 
 def _check_whitelist(scratch: Path, suffix: str, text: str) -> None:
@@ -223,23 +205,12 @@ def test_whitelist_text_gives_rules_or_a_triage_error_with_file_and_line(
     _check_whitelist(scratch, suffix, text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="triage/_whitelist_parse.py builds yaml.SafeLoader(text) outside its try block: "
-    "PyYAML's ReaderError for a control character escapes as an internal error; the loader "
-    "must be created inside the try (ReaderError is a YAMLError)",
-)
 @pytest.mark.parametrize("suffix", [".yaml", ""])
 def test_whitelist_with_a_control_character(scratch: Path, suffix: str) -> None:
     with pytest.raises(TriageError):
         load_whitelist(str(_write(scratch, suffix, "- name: openssl\x1f\n")))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="triage/_whitelist_parse.py _urls calls urlsplit, which raises ValueError "
-    "('Invalid IPv6 URL') for 'https://[host'; it must catch ValueError and fail the rule",
-)
 def test_whitelist_with_a_broken_issue_url(scratch: Path) -> None:
     text = '["openssl"]\nissue_url = "https://[tracker.example.org/1"\n'
     with pytest.raises(TriageError, match="line 2"):

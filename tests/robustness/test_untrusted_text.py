@@ -114,23 +114,12 @@ def test_json_keeps_names_exactly(hostile_db: Path, hostile_packages: Path) -> N
     assert names == set(NAMES)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="matching/versions.py version_key calls int() on a 100,000-digit component: "
-    "ValueError (Python's 4300-digit limit) ends the scan as an internal error; it must "
-    "compare over-long digit runs without int() (by length, then as text)",
-)
 def test_version_with_a_huge_number_is_scanned(hostile_db: Path, tmp_path: Path) -> None:
     packages = write_packages(tmp_path / "p.json", [f"evil-{LONG_NUMBER}"])
     done = _report(hostile_db, packages, "json")
     assert json.loads(done.stdout)["derivations"][0]["name"] == f"evil-{LONG_NUMBER}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli._fail echoes the error message raw: a path or URL with an OSC sequence "
-    "reaches the terminal; cli.py must pass the line through reporters/_sanitize first",
-)
 def test_error_line_holds_no_raw_control_characters(hostile_db: Path, tmp_path: Path) -> None:
     hostile = tmp_path / f"evil{OSC_TITLE}{BIDI}"
     argv = [nix_audit_exe(), "scan", "--offline", "--db", str(hostile_db), str(hostile)]

@@ -48,6 +48,9 @@ _DIGITS = "0123456789"
 # range of a C ``int`` does not parse and is then compared as a string (checked against
 # Nix 2.8: ``compareVersions "1.99999999999" "1.5"`` is -1).
 _NIX_INT_MAX = 2**31 - 1
+# A digit run longer than this is no release number: it is compared as a word, as Nix itself
+# does past a C int. It also keeps int() within CPython's 4,300-digit limit on hostile input.
+_MAX_DIGITS = 100
 
 # Ranks of the Nix key: ``pre`` < end of version (``""``) < other strings < numbers.
 _NIX_PRE = (0, "")
@@ -82,8 +85,8 @@ def _is_number(component: str) -> bool:
 
 def _nix_int(component: str) -> int | None:
     """The value of a numeric component as Nix's ``string2Int<int>`` reads it, else None."""
-    if not _is_number(component):
-        return None
+    if not _is_number(component) or len(component.lstrip("0")) > _MAX_DIGITS:
+        return None  # past any C int, and past what int() may parse (issue #6)
     value = int(component)
     return value if value <= _NIX_INT_MAX else None
 
@@ -166,7 +169,7 @@ def version_key(v: str) -> VersionKey:
     """
     kept: list[tuple[object, ...]] = []
     for component in reversed(_nvd_components(v)):
-        if _is_number(component):
+        if _is_number(component) and len(component.lstrip("0")) <= _MAX_DIGITS:
             number = int(component)
             if number == 0 and (not kept or kept[-1][0] != 3):
                 continue  # a trailing zero, or one before a word: it does not count
@@ -201,7 +204,7 @@ def is_orderable(v: str) -> bool:
     components = _nvd_components(text)
     if not components or not _is_number(components[0]):
         return False
-    if len(components) > 1 and int(components[0]) == 0 and not _is_number(components[1]):
+    if len(components) > 1 and not components[0].strip("0") and not _is_number(components[1]):
         return components[1] in _PRE_RELEASE  # 0-unstable-..., 0-git-...: a snapshot
     return True
 

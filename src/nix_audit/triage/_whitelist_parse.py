@@ -151,7 +151,10 @@ def _first_line_with(text: str, needle: str) -> int:
 
 def parse_yaml(text: str, origin: str) -> list[RuleFields]:
     """The rules of a YAML whitelist; ``TriageError`` names the line of the first problem."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as e:  # the reader rejects control characters already here (issue #6)
+        raise TriageError(f"{origin}: invalid YAML: {' '.join(str(e).split())}") from e
     try:
         root = loader.get_single_node()
         if root is None:
@@ -292,7 +295,10 @@ def _urls(value: object, fail: Fail) -> tuple[str, ...]:
     """Issue URLs; vulnix requires a scheme, a host and a path, we require http(s) and a host."""
     urls = _strings(value, "issue_url", fail)
     for url in urls:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # "Invalid IPv6 URL" for a stray bracket (issue #6)
+            raise fail(f"issue_url {url!r} is not a valid URL") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise fail(f"issue_url {url!r} is not an http(s) URL")
     return urls

@@ -28,7 +28,7 @@ from nix_audit.matching.mapping_table import MappingTable
 from nix_audit.matching.name_matcher import _cve_order
 from nix_audit.matching.scope import ProductScope
 from nix_audit.matching.versions import is_orderable
-from nix_audit.models import AdvisoryRecord, Confidence, Finding, Package
+from nix_audit.models import Confidence, Finding, Package
 
 __all__ = ["UNKNOWN_VERSION", "VendorAwareMatcher"]
 
@@ -38,29 +38,46 @@ _GroupKey = tuple[str, str, tuple[str, ...], tuple[str, ...]]
 _Hit = tuple[str, MatchHit, str, Confidence]
 
 
+_Request = tuple[ProductScope, str, bool]  # scope, version, any_range
+
+
 class _Evaluator:
-    """Evaluates the records of each (product, scope, version) once."""
+    """Evaluates the records of each (product, scope, version) once, a batch of products at
+    a time: a batch's records are let go as soon as its hits are known, so memory holds one
+    batch of records, not every record of a whole nixpkgs (issue #6: 126,001 names in
+    bounded memory)."""
 
-    def __init__(self, records: Mapping[str, Sequence[AdvisoryRecord]]) -> None:
-        self._records = records
-        self._cache: dict[tuple[str, ProductScope, str, bool], tuple[tuple[str, MatchHit], ...]]
-        self._cache = {}
+    BATCH = 400
 
-    def hits(
-        self, product: str, scope: ProductScope, version: str, any_range: bool = False
-    ) -> Sequence[tuple[str, MatchHit]]:
-        """(CVE id, hit) of every record of ``product`` in ``scope`` that affects ``version``."""
-        key = (product, scope, version, any_range)
-        cached = self._cache.get(key)
-        if cached is None:
-            records = self._records.get(product, ())
-            found = (
-                records_matching_scoped(records, {product: scope}, version, any_range=any_range)
-                if records
-                else []
-            )
-            cached = self._cache[key] = tuple(found)
-        return cached
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, _Request], tuple[tuple[str, MatchHit], ...]] = {}
+
+    def evaluate(self, lookup: AdvisoryLookup, requests: Mapping[str, list[_Request]]) -> None:
+        """Look up and evaluate every request, batch by batch."""
+        products = sorted(requests)
+        for start in range(0, len(products), self.BATCH):
+            batch = products[start : start + self.BATCH]
+            records = lookup.records_for_versions({p: _versions(requests[p]) for p in batch})
+            for product in batch:
+                found = records.get(product, ())
+                for request in requests[product]:
+                    scope, version, any_range = request
+                    hits = records_matching_scoped(
+                        found, {product: scope}, version, any_range=any_range
+                    )
+                    self._cache[(product, request)] = tuple(hits)
+
+    def hits(self, product: str, request: _Request) -> Sequence[tuple[str, MatchHit]]:
+        """(CVE id, hit) of every record of ``product`` in scope that affects the version."""
+        return self._cache.get((product, request), ())
+
+
+def _versions(requests: list[_Request]) -> set[str] | None:
+    """The versions to narrow a lookup to; None (every record) when a request wants every
+    range reported for a version that cannot be ordered."""
+    if any(any_range for _, _, any_range in requests):
+        return None
+    return {version for _, version, _ in requests}
 
 
 def _group(packages: Sequence[Package]) -> dict[_GroupKey, list[Package]]:
@@ -83,14 +100,26 @@ class VendorAwareMatcher(Matcher):
         self.table = table
         self.unknown_versions = unknown_versions
 
+    #: Distinct packages identified and evaluated per pass: memory holds one pass's
+    #: identities and records, whatever the size of the input (issue #6).
+    PASS = 5000
+
     def match(self, packages: Sequence[Package], lookup: AdvisoryLookup) -> list[Finding]:
         """One finding per (package, CVE), before triage; see the module docstring."""
-        groups = _group(packages)
-        identities = {key: identify(members[0], self.table) for key, members in groups.items()}
-        wanted = self._wanted(identities)
-        evaluator = _Evaluator(lookup.records_for_versions(wanted) if wanted else {})
+        groups = list(_group(packages).items())
         findings: list[Finding] = []
-        for key, members in groups.items():
+        for start in range(0, len(groups), self.PASS):
+            findings += self._match_pass(groups[start : start + self.PASS], lookup)
+        return findings
+
+    def _match_pass(
+        self, groups: Sequence[tuple[_GroupKey, list[Package]]], lookup: AdvisoryLookup
+    ) -> list[Finding]:
+        identities = {key: identify(members[0], self.table) for key, members in groups}
+        evaluator = _Evaluator()
+        evaluator.evaluate(lookup, self._requests(identities))
+        findings: list[Finding] = []
+        for key, members in groups:
             for cve_id, hit, mapping, confidence in self._package_hits(
                 evaluator, identities[key], key[1]
             ):
@@ -100,19 +129,15 @@ class VendorAwareMatcher(Matcher):
                 )
         return findings
 
-    def _wanted(self, identities: Mapping[_GroupKey, Identity]) -> dict[str, set[str] | None]:
-        """Each product to look up, with the versions asked about it; None where a version
-        cannot be ordered and ``unknown_versions`` wants every range reported for it."""
-        wanted: dict[str, set[str] | None] = {}
+    def _requests(self, identities: Mapping[_GroupKey, Identity]) -> dict[str, list[_Request]]:
+        """Each product to look up, with the distinct (scope, version, any_range) asked about
+        it (lists, not sets: a whole nixpkgs asks about 140,000 products, issue #6)."""
+        requests: dict[str, dict[_Request, None]] = {}
         for (_, version, _, _), ident in identities.items():
-            every = self.unknown_versions and not is_orderable(version)
-            for name in ident.scopes:
-                versions = wanted.setdefault(name, set())
-                if every:
-                    wanted[name] = None
-                elif versions is not None:
-                    versions.add(version)
-        return dict(sorted(wanted.items()))
+            unknown = self.unknown_versions and not is_orderable(version)
+            for product, scope in ident.scopes.items():
+                requests.setdefault(product, {})[(scope, version, unknown)] = None
+        return {product: list(asked) for product, asked in requests.items()}
 
     def _package_hits(self, evaluator: _Evaluator, ident: Identity, version: str) -> list[_Hit]:
         """The judged hits of one identity at one version, one per CVE, sorted by CVE.
@@ -124,7 +149,7 @@ class VendorAwareMatcher(Matcher):
         unknown = self.unknown_versions and not is_orderable(version)
         by_cve: dict[str, _Hit] = {}
         for product, scope in ident.scopes.items():
-            for cve_id, hit in evaluator.hits(product, scope, version, unknown):
+            for cve_id, hit in evaluator.hits(product, (scope, version, unknown)):
                 mapping, confidence = ident.judge(hit.criteria)
                 if unknown and not hit.version_range.startswith("= "):
                     text = f"{UNKNOWN_VERSION} {version} ({hit.version_range})"

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from nix_audit.advisories.envelope import UNBOUNDED, entry_envelope, merge_envelopes, version_in
 from nix_audit.matching.configurations import cpe_match_applies
-from nix_audit.matching.versions import encode_key, version_key
 from nix_audit.models import CpeMatch
+from nix_audit.versions import encode_key, version_key
 
 ANY_OPENSSL = "cpe:2.3:a:openssl:openssl:*:*:*:*:*:*:*:*"
 

@@ -12,8 +12,8 @@ import pytest
 from nix_audit.matching import configurations
 from nix_audit.matching.cpe import parse_cpe
 from nix_audit.matching.name_matcher import NameMatcher
-from nix_audit.matching.versions import version_key
 from nix_audit.models import AdvisoryRecord, Confidence, Finding, Package
+from nix_audit.versions import version_key
 from tests.matching.builders import (
     FakeLookup,
     cm,

@@ -35,9 +35,9 @@ from nix_audit.advisories.ingest import feed_rows
 from nix_audit.derivation.aterm import parse_derivation
 from nix_audit.errors import AdvisoryError, DerivationError, FeedError, TriageError
 from nix_audit.matching.cpe import Cpe, parse_cpe
-from nix_audit.matching.versions import compare_versions, nvd_compare, version_key
 from nix_audit.triage.vex import parse_vex
 from nix_audit.triage.whitelist import load_whitelist
+from nix_audit.versions import compare_versions, nvd_compare, version_key
 from tests.helpers.nvd_feeds import cpe_match, record
 
 FAST = settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))

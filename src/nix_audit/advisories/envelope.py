@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from nix_audit.matching.versions import bound_key, encode_key, is_date, version_key
 from nix_audit.models import CpeMatch
+from nix_audit.versions import bound_key, encode_key, is_date, version_key
 
 __all__ = ["UNBOUNDED", "Envelope", "entry_envelope", "merge_envelopes", "version_in"]
 

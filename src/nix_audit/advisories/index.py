@@ -26,8 +26,8 @@ from nix_audit.advisories.schema import (
     decode_record,
 )
 from nix_audit.errors import IndexError_
-from nix_audit.matching.versions import encode_key, version_key
 from nix_audit.models import AdvisoryDetails, AdvisoryRecord, FeedState, IndexStatus
+from nix_audit.versions import encode_key, version_key
 
 __all__ = ["INDEX_FILE", "AdvisoryIndex", "index_path"]
 

@@ -37,14 +37,14 @@ from functools import lru_cache
 from nix_audit.errors import AdvisoryError
 from nix_audit.matching.cpe import ANY, NA, Cpe, parse_cpe
 from nix_audit.matching.scope import ProductScope, entry_in_scope, is_esr, platform_value
-from nix_audit.matching.versions import (
+from nix_audit.models import AdvisoryRecord, ConfigNode, Configuration, CpeMatch
+from nix_audit.versions import (
     VersionKey,
     bound_key,
     is_date,
     is_orderable,
     version_key,
 )
-from nix_audit.models import AdvisoryRecord, ConfigNode, Configuration, CpeMatch
 
 __all__ = [
     "MatchHit",

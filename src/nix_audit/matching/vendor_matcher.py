@@ -27,8 +27,8 @@ from nix_audit.matching.interface import Matcher
 from nix_audit.matching.mapping_table import MappingTable
 from nix_audit.matching.name_matcher import _cve_order
 from nix_audit.matching.scope import ProductScope
-from nix_audit.matching.versions import is_orderable
 from nix_audit.models import Confidence, Finding, Package
+from nix_audit.versions import is_orderable
 
 __all__ = ["UNKNOWN_VERSION", "VendorAwareMatcher"]
 

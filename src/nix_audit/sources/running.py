@@ -33,10 +33,6 @@ from pathlib import Path
 
 from nix_audit.derivation import parse_drv_name, store_path_name
 from nix_audit.errors import DerivationError, SourceError
-
-# Nix's version order; it belongs to Nix's name rules as much as to matching, and a restart
-# check must order versions exactly as the matcher does.
-from nix_audit.matching.versions import compare_versions
 from nix_audit.models import (
     IdentifiedFrom,
     Package,
@@ -49,6 +45,10 @@ from nix_audit.sources.interface import PackageSource, SourceResult
 from nix_audit.sources.nix import NixStore
 from nix_audit.sources.store import ClosureMode, _strip_output, scan_store_paths, store_path_of
 from nix_audit.sources.system import SYSTEM_ROOTS
+
+# Nix's version order; it belongs to Nix's name rules as much as to matching, and a restart
+# check must order versions exactly as the matcher does.
+from nix_audit.versions import compare_versions
 
 __all__ = [
     "DEFAULT_PROC_ROOT",

@@ -1,5 +1,9 @@
 """Version order: Nix's ``builtins.compareVersions``, and the order CPE ranges are matched in.
 
+A module of its own, beside ``models``: the index stores version envelopes in this order
+(``advisories.envelope``), the matcher compares in it, and ``scan --running`` tells an older
+loaded package from the current one; none of those stages may import a later one.
+
 Two orders live here, on purpose apart:
 
 * ``compare_versions`` / ``nix_version_key`` are exactly Nix's (Nix manual, "Built-in

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nix_audit.matching.versions import (
+from nix_audit.versions import (
     VersionKey,
     compare_versions,
     in_range,

@@ -43,7 +43,7 @@ from nix_audit.models import (
 )
 from nix_audit.sources.interface import PackageSource, SourceResult
 from nix_audit.sources.nix import NixStore
-from nix_audit.sources.store import ClosureMode, _strip_output, scan_store_paths, store_path_of
+from nix_audit.sources.store import ClosureMode, strip_output, scan_store_paths, store_path_of
 from nix_audit.sources.system import SYSTEM_ROOTS
 
 # Nix's version order; it belongs to Nix's name rules as much as to matching, and a restart
@@ -296,7 +296,7 @@ def _with_processes(package: Package, processes: Sequence[RunningProcess]) -> Pa
 def _package_by_name(path: str, processes: Sequence[RunningProcess]) -> Package | None:
     """A package for a store path deleted while in use: only its name is left to go by."""
     try:
-        name = _strip_output(store_path_name(path))
+        name = strip_output(store_path_name(path))
     except DerivationError:
         return None
     pname, version = parse_drv_name(name)

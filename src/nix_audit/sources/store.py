@@ -38,6 +38,7 @@ __all__ = [
     "check_valid",
     "scan_store_paths",
     "store_path_of",
+    "strip_output",
 ]
 
 _DRV = ".drv"
@@ -336,7 +337,7 @@ class _Scan:
     def _add_by_name(self, path: str, deriver: str | None) -> None:
         """A package named after the path (or its lost deriver): binary-cache hosts."""
         try:
-            name = store_path_name(deriver) if deriver else _strip_output(store_path_name(path))
+            name = store_path_name(deriver) if deriver else strip_output(store_path_name(path))
         except DerivationError as e:
             self._skip(path, str(e))
             return
@@ -388,7 +389,7 @@ def _preferred_output(drv: Derivation | None, paths: Sequence[str]) -> str | Non
     return paths[0] if paths else None
 
 
-def _strip_output(name: str) -> str:
+def strip_output(name: str) -> str:
     """``zlib-1.2.11-dev`` -> ``zlib-1.2.11``: drop a split-output suffix after a version."""
     for suffix in _OUTPUT_SUFFIXES:
         base = name.removesuffix(suffix)

@@ -43,7 +43,7 @@ from nix_audit.models import (
 )
 from nix_audit.sources.interface import PackageSource, SourceResult
 from nix_audit.sources.nix import NixStore
-from nix_audit.sources.store import ClosureMode, strip_output, scan_store_paths, store_path_of
+from nix_audit.sources.store import ClosureMode, scan_store_paths, store_path_of, strip_output
 from nix_audit.sources.system import SYSTEM_ROOTS
 
 # Nix's version order; it belongs to Nix's name rules as much as to matching, and a restart

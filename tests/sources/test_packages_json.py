@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nix_audit.errors import SourceError
-from nix_audit.models import Closure, Package
+from nix_audit.models import Closure, IdentifiedFrom, Package
 from nix_audit.sources.interface import SourceResult
 from nix_audit.sources.packages_json import (
     PackagesJsonSource,
@@ -147,4 +147,6 @@ def test_package_from_metadata_ignores_wrong_types() -> None:
         "meta": "none",
     }
     found = package_from_metadata(entry, where="x")
-    assert found == Package(name="jq-1.6", pname="jq", version="1.6")
+    assert found == Package(
+        name="jq-1.6", pname="jq", version="1.6", identified_from=IdentifiedFrom.METADATA
+    )

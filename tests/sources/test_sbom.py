@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from nix_audit.errors import SourceError
-from nix_audit.models import Closure, Package
+from nix_audit.models import Closure, IdentifiedFrom, Package
 from nix_audit.reporters.cyclonedx import CycloneDxReporter
 from nix_audit.reporters.interface import ReportOptions
 from nix_audit.sources.interface import SourceResult
@@ -42,6 +43,7 @@ def test_sbomnix_components_and_subject() -> None:
         patched_cves=frozenset({"CVE-2023-0286", "CVE-2022-4304", "CVE-2022-4450"}),
         cpes=("cpe:2.3:a:openssl:openssl:3.0.7:*:*:*:*:*:*:*",),
         source_urls=("https://www.openssl.org/source/openssl-3.0.7.tar.gz",),
+        identified_from=IdentifiedFrom.METADATA,
     )
     hello = found["hello"]  # metadata.component, the SBOM's subject
     assert hello.derivation == f"{STORE}/hn1xg3a7pygq6g0dsibqa48w8800ddaa-hello-2.12.1.drv"
@@ -99,8 +101,10 @@ def test_own_cyclonedx_report_reads_back_as_the_scanned_packages(tmp_path: Path)
     path.write_text(CycloneDxReporter("0.0.0").render(result, ReportOptions()), encoding="utf-8")
     read = SbomSource(path).collect()
     assert read.skipped == ()
+    # The same packages, now known from the SBOM's records rather than from derivations.
     assert sorted(read.packages, key=lambda p: p.key) == sorted(
-        result.packages, key=lambda p: p.key
+        (replace(p, identified_from=IdentifiedFrom.METADATA) for p in result.packages),
+        key=lambda p: p.key,
     )
 
 

@@ -17,7 +17,7 @@ import msgspec
 
 from nix_audit.derivation import cves_in_name, parse_drv_name
 from nix_audit.errors import SourceError
-from nix_audit.models import Package, Skipped
+from nix_audit.models import IdentifiedFrom, Package, Skipped
 from nix_audit.sources.interface import PackageSource, SourceResult
 
 __all__ = ["PackagesJsonSource", "cpe_from_parts", "package_from_metadata"]
@@ -78,6 +78,7 @@ def package_from_metadata(entry: Mapping[str, object], *, where: str) -> Package
             or _strings(meta.get("knownVulnerabilities"))
         ),
         cpes=_cpes(meta.get("identifiers")),
+        identified_from=IdentifiedFrom.METADATA,
     )
 
 

@@ -45,9 +45,6 @@ from nix_audit.sources.interface import PackageSource, SourceResult
 from nix_audit.sources.nix import NixStore
 from nix_audit.sources.store import ClosureMode, scan_store_paths, store_path_of, strip_output
 from nix_audit.sources.system import SYSTEM_ROOTS
-
-# Nix's version order; it belongs to Nix's name rules as much as to matching, and a restart
-# check must order versions exactly as the matcher does.
 from nix_audit.versions import compare_versions
 
 __all__ = [

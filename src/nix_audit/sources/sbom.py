@@ -33,7 +33,7 @@ from packageurl import PackageURL
 from nix_audit.derivation.names import store_path_name
 from nix_audit.derivation.patches import cves_in_name
 from nix_audit.errors import DerivationError, SourceError
-from nix_audit.models import Closure, Package, Skipped
+from nix_audit.models import Closure, IdentifiedFrom, Package, Skipped
 from nix_audit.sources.interface import PackageSource, SourceResult
 
 __all__ = ["SbomSource", "package_from_component"]
@@ -101,6 +101,7 @@ def package_from_component(component: JsonObject, *, where: str) -> Package | Sk
         patched_cves=_patched_cves(component.get("pedigree")),
         cpes=_cpes(component, properties.get("nix:cpe", ())),
         source_urls=_source_urls(component, properties.get("nix:fetch_url", ())),
+        identified_from=IdentifiedFrom.METADATA,
     )
 
 

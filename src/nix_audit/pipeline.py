@@ -187,6 +187,8 @@ def ensure_index(options: ScanOptions, warnings: list[str]) -> None:
     """
     status = _index_status(options.db_dir)
     if options.offline:
+        if status is None and (options.db_dir / INDEX_FILE).exists():
+            _status_of(options.db_dir / INDEX_FILE)  # says why it is unusable (schema, ...)
         if status is None:
             raise IndexError_(
                 f"{options.db_dir / INDEX_FILE}: no advisory index and --offline given; "

@@ -54,6 +54,18 @@ RECORDS = [
         score=5.5,
         description="synthetic test record for a build-time-only package",
     ),
+    # Synthetic: a product whose vendor says nothing of the Nix package of the same name, the
+    # shape of a bare-name collision (issue #4): a low-confidence match.
+    record(
+        "CVE-2025-90002",
+        [
+            cpe_match(
+                "cpe:2.3:a:unrelated_corp:frobnicator:*:*:*:*:*:*:*:*", versionEndExcluding="2.0"
+            )
+        ],
+        score=9.8,
+        description="synthetic test record of a product that shares a Nix package's name",
+    ),
 ]
 
 

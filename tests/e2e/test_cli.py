@@ -179,3 +179,21 @@ def test_fail_on_leaves_lower_scores_out_of_the_exit_code(db: Path, tmp_path: Pa
     packages = str(write_packages(tmp_path / "p.json", PACKAGES[:2]))  # scores 7.5 and 7.4
     assert scan(db, "-f", packages, "--fail-on", "high")[0] == 2
     assert scan(db, "-f", packages, "--fail-on", "critical")[0] == 0
+
+
+def test_low_confidence_matches_only_with_show_uncertain(db: Path, tmp_path: Path) -> None:
+    packages = str(write_packages(tmp_path / "p.json", [{"name": "frobnicator-1.0"}]))
+    code, out, _ = scan(db, "--json", "-f", packages)
+    assert code == 0 and json.loads(out)["derivations"] == []
+    code, out, _ = scan(db, "--json", "-f", packages, "--show-uncertain")
+    assert code == 2
+    (finding,) = json.loads(out)["derivations"][0]["findings"]
+    assert finding["cve"] == "CVE-2025-90002"
+    assert (finding["confidence"], finding["mapping"]) == ("low", "heuristic")
+
+
+def test_verbose_text_explains_each_finding(db: Path, tmp_path: Path) -> None:
+    packages = str(write_packages(tmp_path / "p.json", PACKAGES[:1]))
+    _, out, _ = scan(db, "-v", "-f", packages)
+    assert "matched: cpe:2.3:a:openssl:openssl:*" in out and "< 1.0.1g" in out
+    assert "mapping: table, confidence: high" in out

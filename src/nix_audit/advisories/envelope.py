@@ -17,10 +17,9 @@ bounds names no version and adds nothing. ``None`` stands for an open side.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 from nix_audit.models import CpeMatch
-from nix_audit.versions import bound_key, encode_key, is_date, version_key
+from nix_audit.versions import encoded_bound, encoded_key, is_date
 
 __all__ = ["UNBOUNDED", "Envelope", "entry_envelope", "merge_envelopes", "version_in"]
 
@@ -37,7 +36,7 @@ def entry_envelope(match: CpeMatch, version: str, update: str) -> Envelope | Non
     an update is joined to the version as the matcher joins it (``1.0.1`` + ``f``).
     """
     if version not in (_ANY, _NA):
-        exact = _encoded(version + ("" if update in (_ANY, _NA) else update))
+        exact = encoded_key(version + ("" if update in (_ANY, _NA) else update))
         return exact, exact
     given = (
         match.version_start_including,
@@ -55,20 +54,8 @@ def entry_envelope(match: CpeMatch, version: str, update: str) -> Envelope | Non
 
 
 def _keys(bounds: Sequence[str | None]) -> list[bytes]:
-    keys = (_encoded_bound(bound) for bound in bounds if bound is not None)
+    keys = (encoded_bound(bound) for bound in bounds if bound is not None)
     return [key for key in keys if key is not None]
-
-
-# A year's feed repeats its version strings many times over: each is encoded once.
-@lru_cache(maxsize=1 << 16)
-def _encoded(version: str) -> bytes:
-    return encode_key(version_key(version))
-
-
-@lru_cache(maxsize=1 << 16)
-def _encoded_bound(bound: str) -> bytes | None:
-    key = bound_key(bound)
-    return None if key is None else encode_key(key)
 
 
 def merge_envelopes(a: Envelope, b: Envelope) -> Envelope:

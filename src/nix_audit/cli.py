@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
@@ -21,6 +21,7 @@ from nix_audit import __version__
 from nix_audit.errors import NixAuditError, OutputError
 from nix_audit.files import write_atomically
 from nix_audit.models import IndexStatus, ScanResult, TriageStatus
+from nix_audit.progress import ProgressListener, listening
 from nix_audit.reporters import clean_text
 from nix_audit.reporters.registry import FORMATS, reporter_for
 
@@ -30,6 +31,9 @@ EXIT_CLEAN = 0
 EXIT_WHITELISTED = 1
 EXIT_VULNERABLE = 2
 EXIT_FAILED = 3
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -95,6 +99,9 @@ def _data_options(func: F) -> F:
 
 
 def _verbosity(func: F) -> F:
+    func = click.option(
+        "-q", "--quiet", is_flag=True, help="No progress bars, even on a terminal."
+    )(func)
     return click.option(
         "-v", "--verbose", count=True, help="More detail (-vv: debug, tracebacks)."
     )(func)
@@ -205,6 +212,7 @@ def scan(
     show_uncertain: bool,
     show_description: bool,
     verbose: int,
+    quiet: bool,
 ) -> int:
     """Scan PATHS (.drv files, store paths, result links, profiles) for vulnerabilities."""
     _setup_logging(verbose)
@@ -242,7 +250,8 @@ def scan(
         running=running,
         current=current,
     )
-    result = run_scan(options)
+    with listening(_progress(quiet)):
+        result = run_scan(options)
     if write_whitelist is not None:
         from nix_audit.triage.whitelist import write_whitelist as write
 
@@ -305,7 +314,7 @@ def db() -> None:
 )
 @_verbosity
 def db_update(
-    db_dir: Path | None, timeout: float, mirror: str | None, full: bool, verbose: int
+    db_dir: Path | None, timeout: float, mirror: str | None, full: bool, verbose: int, quiet: bool
 ) -> int:
     """Fetch new and changed CVE records (conditional requests) into the index."""
     _setup_logging(verbose)
@@ -313,7 +322,7 @@ def db_update(
     from nix_audit.advisories.update import update_index
     from nix_audit.pipeline import default_db_dir
 
-    with feed_source_for(mirror, timeout=timeout) as source:
+    with listening(_progress(quiet)), feed_source_for(mirror, timeout=timeout) as source:
         report = update_index(db_dir or default_db_dir(), source, now=datetime.now(UTC), full=full)
     click.echo(report.summary())
     return EXIT_CLEAN
@@ -375,6 +384,38 @@ def _format_status(status: IndexStatus, now: datetime, *, as_json: bool) -> str:
         for f in sorted(status.feeds, key=lambda f: f.name)
     ]
     return "\n".join(lines)
+
+
+class _TerminalProgress(ProgressListener):
+    """Progress bars on standard error, drawn by rich (issue #5: on a terminal only)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self._bars = Progress(console=Console(stderr=True), transient=True)
+        self._task: TaskID | None = None
+
+    def start(self, description: str, total: int | None) -> None:
+        self._bars.start()
+        self._task = self._bars.add_task(description, total=total)
+
+    def advance(self, units: int) -> None:
+        if self._task is not None:
+            self._bars.advance(self._task, units)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._bars.remove_task(self._task)
+            self._task = None
+        self._bars.stop()
+
+
+def _progress(quiet: bool) -> ProgressListener:
+    """Bars when standard error is a terminal and nobody asked for quiet; else nothing."""
+    if quiet or not sys.stderr.isatty():
+        return ProgressListener()
+    return _TerminalProgress()
 
 
 def _setup_logging(verbosity: int) -> None:

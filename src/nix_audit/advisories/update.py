@@ -40,6 +40,7 @@ from nix_audit.advisories.ingest import (
 from nix_audit.advisories.interface import FeedFetch, FeedSource, Validators
 from nix_audit.advisories.schema import LOCK_FILE, SCHEMA_VERSION
 from nix_audit.errors import FeedError, IndexError_
+from nix_audit.progress import task
 
 __all__ = ["FIRST_YEAR", "MODIFIED_FEED", "UpdateReport", "update_index"]
 
@@ -192,11 +193,11 @@ class _Job:
     def run(self, full: bool) -> tuple[ApplyCounts, tuple[str, ...], tuple[str, ...], bool]:
         stored = None if full else _read_stored(self.index)
         if stored is None:
-            fetches = [self._fetch(name, None) for name in [*self.years, MODIFIED_FEED]]
+            fetches = self._fetch_all([(name, None) for name in [*self.years, MODIFIED_FEED]])
             counts = self._rebuild(fetches)
             return counts, tuple(f.name for f in fetches), (), True
         wanted = self._wanted(stored)
-        fetches = [self._fetch(name, stored.validators.get(name)) for name in wanted]
+        fetches = self._fetch_all([(name, stored.validators.get(name)) for name in wanted])
         counts = self._refresh(fetches)
         fetched = tuple(f.name for f in fetches if f.path is not None)
         unchanged = tuple(f.name for f in fetches if f.path is None)
@@ -208,6 +209,14 @@ class _Job:
         # A year the index has never loaded (a new year began) is fetched in any case.
         years = [y for y in self.years if stale or y not in stored.validators]
         return [*years, MODIFIED_FEED]
+
+    def _fetch_all(self, wanted: Sequence[tuple[str, Validators | None]]) -> list[FeedFetch]:
+        fetches: list[FeedFetch] = []
+        with task("downloading feeds", len(wanted)) as step:
+            for name, validators in wanted:
+                fetches.append(self._fetch(name, validators))
+                step(1)
+        return fetches
 
     def _fetch(self, name: str, validators: Validators | None) -> FeedFetch:
         fetch = self.source.fetch(name, validators, self.tmp)
@@ -226,7 +235,10 @@ class _Job:
         folder is replaced by the source's location (the mirror URL or folder).
         """
         try:
-            yield from decoded_feeds(feeds)
+            with task("indexing feeds", len(feeds)) as step:
+                for feed in decoded_feeds(feeds):
+                    yield feed
+                    step(1)
         except FeedError as e:
             where = self.source.location.rstrip("/") + "/"
             raise FeedError(str(e).replace(f"{self.tmp}/", where, 1)) from e

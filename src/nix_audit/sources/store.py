@@ -28,6 +28,7 @@ from nix_audit.derivation import (
 )
 from nix_audit.errors import DerivationError, SourceError
 from nix_audit.models import Closure, IdentifiedFrom, Package, Skipped
+from nix_audit.progress import Step, task
 from nix_audit.sources.interface import PackageSource, SourceResult
 from nix_audit.sources.nix import NixStore
 
@@ -175,15 +176,16 @@ def scan_store_paths(
     store_paths: Sequence[str], *, mode: ClosureMode, nix: NixStore
 ) -> SourceResult:
     """Packages for valid top-level store paths, expanded as ``mode`` says."""
-    scan = _Scan(nix)
     drvs = [p for p in store_paths if p.endswith(_DRV)]
     outputs = [p for p in store_paths if not p.endswith(_DRV)]
-    if mode is ClosureMode.RUNTIME:
-        scan.runtime(drvs, outputs)
-    elif mode is ClosureMode.BUILDTIME:
-        scan.buildtime(drvs, outputs)
-    else:
-        scan.direct(drvs, outputs)
+    with task("reading derivations") as step:
+        scan = _Scan(nix, step)
+        if mode is ClosureMode.RUNTIME:
+            scan.runtime(drvs, outputs)
+        elif mode is ClosureMode.BUILDTIME:
+            scan.buildtime(drvs, outputs)
+        else:
+            scan.direct(drvs, outputs)
     return scan.result()
 
 
@@ -193,8 +195,9 @@ def scan_store_paths(
 class _Scan:
     """One scan's state: parsed derivations (each read once) and packages by derivation."""
 
-    def __init__(self, nix: NixStore) -> None:
+    def __init__(self, nix: NixStore, step: Step | None = None) -> None:
         self.nix = nix
+        self._step = step
         self._drvs: dict[str, Derivation | None] = {}
         self._packages: dict[str, Package] = {}
         self._skipped: dict[Skipped, None] = {}
@@ -300,6 +303,8 @@ class _Scan:
         """The parsed ``.drv``, or None when the file is gone (each file is read once)."""
         if drv in self._drvs:
             return self._drvs[drv]
+        if self._step is not None:
+            self._step(1)
         parsed: Derivation | None = None
         try:
             parsed = parse_derivation_bytes(Path(drv).read_bytes(), drv)

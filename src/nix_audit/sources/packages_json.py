@@ -9,15 +9,13 @@ A package has ``name`` (required) and optionally ``pname``, ``version``, ``patch
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-
-import msgspec
 
 from nix_audit.derivation import cves_in_name, parse_drv_name
 from nix_audit.errors import SourceError
 from nix_audit.models import IdentifiedFrom, Package, Skipped
+from nix_audit.sources._json_input import load_json, packages_of
 from nix_audit.sources.interface import PackageSource, SourceResult
 
 __all__ = ["PackagesJsonSource", "cpe_from_parts", "package_from_metadata"]
@@ -39,16 +37,10 @@ class PackagesJsonSource(PackageSource):
 
     def collect(self) -> SourceResult:
         """Read the file; ``SourceError`` names the file and line (bad JSON) or the entry."""
-        packages: dict[Package, None] = {}
-        skipped: list[Skipped] = []
-        for label, entry in _entries(_load(self.file), self.file):
-            found = package_from_metadata(entry, where=f"{self.file}: {label}")
-            if isinstance(found, Skipped):
-                skipped.append(found)
-            else:
-                packages.setdefault(found)
-        ordered = sorted(packages, key=lambda p: (p.name, p.key))
-        return SourceResult(packages=tuple(ordered), skipped=tuple(skipped))
+        entries = _entries(load_json(self.file), self.file)
+        return packages_of(
+            self.file, entries, lambda e, where: package_from_metadata(e, where=where)
+        )
 
 
 def package_from_metadata(entry: Mapping[str, object], *, where: str) -> Package | Skipped:
@@ -120,25 +112,6 @@ def _string(value: object) -> str:
 
 def _strings(value: object) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
-
-
-def _load(file: Path) -> object:
-    """Decode the file: msgspec for speed (a full nixpkgs is 100+ MB), json for the position."""
-    try:
-        data = file.read_bytes()
-    except OSError as e:
-        raise SourceError(f"{file}: cannot read: {e.strerror}") from e
-    try:
-        return msgspec.json.decode(data)
-    except msgspec.DecodeError as fast_error:
-        # msgspec names only a byte offset; the standard decoder names line and column.
-        try:
-            json.loads(data)
-        except json.JSONDecodeError as e:
-            raise SourceError(f"{file}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from e
-        except UnicodeDecodeError as e:
-            raise SourceError(f"{file}: not UTF-8 text (byte {e.start})") from e
-        raise SourceError(f"{file}: invalid JSON: {fast_error}") from fast_error
 
 
 def _entries(data: object, file: Path) -> Iterator[tuple[str, Mapping[str, object]]]:

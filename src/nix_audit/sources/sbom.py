@@ -23,7 +23,6 @@ package. What each field gives (CycloneDX 1.6, "components"):
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -34,6 +33,7 @@ from nix_audit.derivation.names import store_path_name
 from nix_audit.derivation.patches import cves_in_name
 from nix_audit.errors import DerivationError, SourceError
 from nix_audit.models import Closure, IdentifiedFrom, Package, Skipped
+from nix_audit.sources._json_input import load_json, packages_of
 from nix_audit.sources.interface import PackageSource, SourceResult
 
 __all__ = ["SbomSource", "package_from_component"]
@@ -55,16 +55,10 @@ class SbomSource(PackageSource):
 
     def collect(self) -> SourceResult:
         """Read the file; ``SourceError`` names the file (and line:column for bad JSON)."""
-        packages: dict[Package, None] = {}
-        skipped: list[Skipped] = []
-        for label, component in _components(_load(self.file), self.file):
-            found = package_from_component(component, where=f"{self.file}: {label}")
-            if isinstance(found, Skipped):
-                skipped.append(found)
-            else:
-                packages.setdefault(found)
-        ordered = sorted(packages, key=lambda p: (p.name, p.key))
-        return SourceResult(packages=tuple(ordered), skipped=tuple(skipped))
+        components = _components(_load(self.file), self.file)
+        return packages_of(
+            self.file, components, lambda c, where: package_from_component(c, where=where)
+        )
 
 
 def package_from_component(component: JsonObject, *, where: str) -> Package | Skipped:
@@ -214,18 +208,7 @@ def _objects(value: object) -> list[JsonObject]:
 
 def _load(file: Path) -> JsonObject:
     """The decoded SBOM; ``SourceError`` unless it is a JSON object with bomFormat CycloneDX."""
-    try:
-        data = file.read_bytes()
-    except OSError as e:
-        raise SourceError(f"{file}: cannot read SBOM: {e.strerror or e}") from e
-    try:
-        document = json.loads(data)
-    except json.JSONDecodeError as e:
-        raise SourceError(f"{file}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from e
-    except UnicodeDecodeError as e:
-        raise SourceError(f"{file}: not UTF-8 text (byte {e.start})") from e
-    except (ValueError, RecursionError) as e:
-        raise SourceError(f"{file}: invalid JSON: {' '.join(str(e).split())}") from e
+    document = load_json(file)
     if not isinstance(document, Mapping):
         raise SourceError(f"{file}: not a CycloneDX SBOM: expected a JSON object")
     if document.get("bomFormat") != "CycloneDX":

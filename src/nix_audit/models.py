@@ -100,6 +100,9 @@ class Package:
     # Processes that execute or map one of the package's outputs; only ``scan --running``
     # fills it, sorted by pid.
     processes: tuple[RunningProcess, ...] = ()
+    # Keys of the scanned packages this one's outputs refer to at run time (the store's
+    # references, one level deep); known for runtime closures only, sorted.
+    depends_on: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

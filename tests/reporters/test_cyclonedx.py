@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -37,6 +38,19 @@ def assert_valid(text: str) -> None:
 
 def vulnerabilities(result: ScanResult) -> dict[str, dict[str, Any]]:
     return {v["id"]: v for v in render(result)["vulnerabilities"]}
+
+
+def test_closure_dependencies_become_the_dependency_graph() -> None:
+    result = sample_result()
+    first, second = result.packages[0], result.packages[1]
+    linked = replace(
+        result, packages=(replace(first, depends_on=(second.key,)), *result.packages[1:])
+    )
+    text = render_text(linked)
+    assert_valid(text)
+    graph = {d["ref"]: d.get("dependsOn", []) for d in json.loads(text)["dependencies"]}
+    assert graph[first.key] == [second.key]
+    assert graph[second.key] == []
 
 
 def test_golden(golden: Golden) -> None:

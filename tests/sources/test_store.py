@@ -53,6 +53,17 @@ def test_runtime_closure_of_curl_whatever_names_it(
     assert (curl.pname, curl.version) == ("curl", "7.50.0")
 
 
+def test_runtime_closure_carries_package_dependencies(nix_fixture_store: NixFixtureStore) -> None:
+    # curl's output refers to openssl's, openssl's to zlib's (the fixture's builders).
+    result = scan([nix_fixture_store.links["result"]])
+    curl, openssl, zlib = (
+        by_name(result, n) for n in ("curl-7.50.0", "openssl-1.0.1f", "zlib-1.2.11")
+    )
+    assert curl.depends_on == (openssl.key,)
+    assert openssl.depends_on == (zlib.key,)
+    assert zlib.depends_on == ()
+
+
 def test_runtime_excludes_build_only_tool_and_sources(nix_fixture_store: NixFixtureStore) -> None:
     result = scan([nix_fixture_store.drvs["openssl"]])
     assert names(result) == {("openssl-1.0.1f", R), ("zlib-1.2.11", R)}

@@ -129,6 +129,7 @@ class CycloneDxReporter(Reporter):
         tool = Component(
             type=ComponentType.APPLICATION, name="nix-audit", version=self.tool_version
         )
+        components = {p.key: _component(p, restarts) for p in packages}
         bom = Bom(
             serial_number=_serial_number(packages, result.findings),
             # Stamped with the scan time so that one scan renders one document; a result
@@ -138,9 +139,14 @@ class CycloneDxReporter(Reporter):
                 timestamp=result.scanned_at or datetime.now(UTC),
                 properties=_running(result.running),
             ),
-            components=[_component(p, restarts) for p in packages],
+            components=list(components.values()),
             vulnerabilities=vulnerabilities,
         )
+        # The runtime closure as a graph: each package's direct references (issue #5).
+        for package in packages:
+            targets = [components[key] for key in package.depends_on if key in components]
+            if targets:
+                bom.register_dependency(components[package.key], targets)
         # The library writes with json.dumps' default ensure_ascii: feed text stays whole,
         # control characters become \\u escapes.
         return JsonV1Dot6(bom).output_as_string(indent=2) + "\n"

@@ -17,6 +17,7 @@ import functools
 import os
 import stat
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from nix_audit.derivation import (
@@ -198,6 +199,8 @@ class _Scan:
     def __init__(self, nix: NixStore, step: Step | None = None) -> None:
         self.nix = nix
         self._step = step
+        self._owner: dict[str, str] = {}  # output path -> key of the package it belongs to
+        self._depends: dict[str, set[str]] = {}  # package key -> keys it refers to
         self._drvs: dict[str, Derivation | None] = {}
         self._packages: dict[str, Package] = {}
         self._skipped: dict[Skipped, None] = {}
@@ -210,7 +213,9 @@ class _Scan:
         realised, unrealised = self._realised_outputs(drvs)
         roots = [*outputs, *realised]
         if roots:
-            self._closure_paths(self.nix.closure(roots))
+            closure = self.nix.closure(roots)
+            self._closure_paths(closure)
+            self._link(closure)
         for drv in unrealised:
             self._skip(drv, "outputs not realised: scanned its build-time closure (buildtime)")
         if unrealised:
@@ -286,6 +291,20 @@ class _Scan:
                 self._add_by_name(path, deriver)
         for drv, outs in groups.items():
             self._add_drv(drv, Closure.RUNTIME, _preferred_output(self._read(drv), outs))
+            if drv in self._packages:
+                self._owner.update(dict.fromkeys(outs, self._packages[drv].key))
+
+    def _link(self, closure: Sequence[str]) -> None:
+        """Package-level runtime dependencies from the store's references (CycloneDX
+        ``dependencies``, issue #5): P depends on Q when an output of P refers to one of Q."""
+        paths = [p for p in closure if not p.endswith(_DRV) and p in self._owner]
+        infos = self.nix.path_info(paths) if paths else {}
+        for path, info in infos.items():
+            owner = self._owner[path]
+            for reference in info.references:
+                target = self._owner.get(reference)
+                if target is not None and target != owner:
+                    self._depends.setdefault(owner, set()).add(target)
 
     def _known_derivers(self, outputs: Sequence[str]) -> dict[str, str]:
         """Output path -> deriver, for outputs whose ``.drv`` is present on this host."""
@@ -359,6 +378,7 @@ class _Scan:
             identified_from=IdentifiedFrom.STORE_PATH_NAME,  # issue #8: no patches known
         )
         self._add(deriver or path, package)
+        self._owner[path] = self._packages[deriver or path].key
 
     def _add(self, key: str, package: Package) -> None:
         old = self._packages.get(key)
@@ -372,7 +392,13 @@ class _Scan:
 
     def result(self) -> SourceResult:
         """Packages sorted by name, then by derivation or store path."""
-        packages = sorted(self._packages.values(), key=lambda p: (p.name, p.key))
+        linked = (
+            replace(p, depends_on=tuple(sorted(self._depends[p.key])))
+            if p.key in self._depends
+            else p
+            for p in self._packages.values()
+        )
+        packages = sorted(linked, key=lambda p: (p.name, p.key))
         skipped = list(self._skipped)
         if self._by_name:
             skipped.append(

@@ -171,7 +171,7 @@ class AdvisoryDetails(msgspec.Struct, frozen=True, gc=False):
     cvss_v3: float | None = None
     cvss_v4: float | None = None
     cvss_v3_vector: str | None = None
-    severity: str | None = None  # of the newest CVSS version present: LOW..CRITICAL
+    severity: str | None = None  # LOW..CRITICAL, of the same CVSS version as ``score``
 
     @property
     def score(self) -> float | None:

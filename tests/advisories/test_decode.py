@@ -309,3 +309,20 @@ def test_real_yearly_feed_matches_its_header(shared_data: Path) -> None:
     assert ("openssl", "openssl") in heartbleed.products
     assert heartbleed.details.cvss_v3 == 7.5
     assert sum(r.rejected for r in records.values()) == 557  # nvd/README.md, 2014 vulnStatus
+
+
+def test_severity_is_that_of_the_score_reports_show(tmp_path: Path) -> None:
+    record = simple("CVE-2026-0002")
+
+    def metric(version: str, score: float, severity: str) -> dict[str, Any]:
+        data = {"version": version, "baseScore": score, "baseSeverity": severity}
+        return {"source": "nvd@nist.gov", "type": "Primary", "cvssData": data}
+
+    record["cve"]["metrics"] = {
+        "cvssMetricV40": [metric("4.0", 5.1, "MEDIUM")],
+        "cvssMetricV31": [metric("3.1", 9.8, "CRITICAL")],
+    }
+    [decoded] = iter_feed_records(write_feed(tmp_path / "f.json.gz", [record]))
+    details = decoded.details
+    assert (details.score, details.severity) == (9.8, "CRITICAL")
+    assert details.cvss_v4 == 5.1

@@ -75,7 +75,8 @@ def test_scan_running_finds_the_process_then_asks_for_a_restart(
     assert {"pid": pid, "command": "curl", "unit": None} in [
         {**p, "unit": None} for p in curl["processes"]
     ]
-    assert before.json()["running"]["needs_restart"] == []
+    # Other processes of this machine may run superseded code too: only ours is checked.
+    assert [r for r in before.json()["running"]["needs_restart"] if r["pname"] == "curl"] == []
 
     nix("nix-env", "-p", str(profile), "-i", store.outs["curl_new"])  # upgrade under it
     assert os.path.realpath(profile / "bin" / "curl").startswith(store.outs["curl_new"])

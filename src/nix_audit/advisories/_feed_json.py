@@ -141,7 +141,9 @@ def details_of(cve: JsonCve) -> AdvisoryDetails:
     v4 = _pick(metrics.cvssMetricV40)
     v3 = _pick(metrics.cvssMetricV31) or _pick(metrics.cvssMetricV30)
     v2 = _pick(metrics.cvssMetricV2)
-    newest = v4 or v3 or v2
+    # The severity of the metric whose score reports show (AdvisoryDetails.score: v3, else
+    # v4, else v2), so that a 9.8 never reads MEDIUM because a v4 vector rates it so.
+    shown = v3 or v4 or v2
     return AdvisoryDetails(
         cve_id=cve.id,
         description=description,
@@ -152,5 +154,5 @@ def details_of(cve: JsonCve) -> AdvisoryDetails:
         cvss_v3=_score(v3),
         cvss_v4=_score(v4),
         cvss_v3_vector=v3.cvss_data.vector_string if v3 and v3.cvss_data else None,
-        severity=_severity(newest) if newest else None,
+        severity=_severity(shown) if shown else None,
     )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nix_audit.advisories.index import INDEX_FILE, AdvisoryIndex
 from nix_audit.errors import FeedError, IndexError_, SourceError, TriageError
@@ -22,13 +23,14 @@ from nix_audit.sources.interface import PackageSource
 from nix_audit.sources.listfile import ListFileSource
 from nix_audit.sources.nix import NixStore
 from nix_audit.sources.profiles import ProfileSource
-from nix_audit.sources.running import RunningScan, RunningSource
-from nix_audit.sources.sbom import SbomSource
 from nix_audit.sources.store import ClosureMode, StorePathSource
 from nix_audit.sources.system import GcRootsSource, SystemSource
 from nix_audit.triage.apply import triage, triage_hygiene
 from nix_audit.triage.vex import load_vex
 from nix_audit.triage.whitelist import Whitelist, load_whitelist
+
+if TYPE_CHECKING:
+    from nix_audit.sources.running import RunningScan
 
 __all__ = ["ScanOptions", "default_db_dir", "ensure_index", "run_scan"]
 
@@ -106,6 +108,8 @@ def _running(options: ScanOptions) -> RunningScan | None:
     """``--running``: the packages live processes have loaded, and what needs a restart."""
     if not options.running:
         return None
+    from nix_audit.sources.running import RunningSource  # only this input reads /proc
+
     return RunningSource(current=options.current or None, nix=NixStore()).scan()
 
 
@@ -159,7 +163,10 @@ def _sources(options: ScanOptions, running: bool = False) -> list[PackageSource]
         sources.append(GcRootsSource(mode=mode, nix=nix))
     sources.extend(ProfileSource(p, mode=mode, nix=nix) for p in options.profiles)
     sources.extend(ListFileSource(f, mode=mode, nix=nix) for f in options.from_files)
-    sources.extend(SbomSource(f) for f in options.sboms)
+    if options.sboms:
+        from nix_audit.sources.sbom import SbomSource  # brings packageurl along
+
+        sources.extend(SbomSource(f) for f in options.sboms)
     if not sources and not running:
         raise SourceError(
             "nothing to scan: give a PATH, --system, --gc-roots, --running, -p, -f or --sbom"

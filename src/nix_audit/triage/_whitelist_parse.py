@@ -18,11 +18,13 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import yaml
-
 from nix_audit.errors import TriageError
+
+if TYPE_CHECKING:
+    import yaml
 
 __all__ = ["CVE_ID", "RuleFields", "parse_toml", "parse_yaml", "split_section"]
 
@@ -151,6 +153,8 @@ def _first_line_with(text: str, needle: str) -> int:
 
 def parse_yaml(text: str, origin: str) -> list[RuleFields]:
     """The rules of a YAML whitelist; ``TriageError`` names the line of the first problem."""
+    import yaml  # most whitelists are TOML: a scan need not load PyYAML
+
     try:
         loader = yaml.SafeLoader(text)
     except yaml.YAMLError as e:  # the reader rejects control characters already here (issue #6)
@@ -175,6 +179,8 @@ def parse_yaml(text: str, origin: str) -> list[RuleFields]:
 
 def _yaml_rule(loader: yaml.SafeLoader, node: yaml.Node, origin: str) -> RuleFields:
     """One list item: a mapping of vulnix's YAML keys, constructed key by key for line numbers."""
+    import yaml
+
     line = node.start_mark.line + 1
     if not isinstance(node, yaml.MappingNode):
         raise _failer(origin, line)("a rule must be a mapping with 'name', 'cve', ...")

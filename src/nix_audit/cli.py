@@ -349,28 +349,9 @@ def _format_status(status: IndexStatus, now: datetime, *, as_json: bool) -> str:
     if as_json:
         import json
 
-        feeds = [
-            {
-                "name": f.name,
-                "etag": f.etag,
-                "last_modified": f.last_modified,
-                "feed_timestamp": f.feed_timestamp,
-                "fetched_at": f.fetched_at.isoformat() if f.fetched_at else None,
-                "records": f.records,
-            }
-            for f in status.feeds
-        ]
-        return json.dumps(
-            {
-                "path": status.path,
-                "records": status.records,
-                "last_update": status.last_update.isoformat() if status.last_update else None,
-                "age_hours": age,
-                "source": status.source,
-                "feeds": feeds,
-            },
-            indent=2,
-        )
+        from nix_audit.reporters.json import database_json
+
+        return json.dumps(database_json(status, now), indent=2)
     lines = [
         f"index:       {status.path}",
         f"source:      {status.source or '-'}",

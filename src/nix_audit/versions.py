@@ -40,6 +40,7 @@ __all__ = [
     "is_date",
     "is_orderable",
     "key_in_range",
+    "keys_in_range",
     "nix_version_key",
     "nvd_compare",
     "version_key",
@@ -243,24 +244,27 @@ def key_in_range(
     end_including: str | None,
     end_excluding: str | None,
 ) -> bool:
-    """``in_range`` for a version already turned into its ``version_key`` (the matcher's loop)."""
-    if start_including is not None:
-        bound = bound_key(start_including)
-        if bound is not None and key < bound:
-            return False
-    if start_excluding is not None:
-        bound = bound_key(start_excluding)
-        if bound is not None and key <= bound:
-            return False
-    if end_including is not None:
-        bound = bound_key(end_including)
-        if bound is not None and key > bound:
-            return False
-    if end_excluding is not None:
-        bound = bound_key(end_excluding)
-        if bound is not None and key >= bound:
-            return False
-    return True
+    """``in_range`` for a version already turned into its ``version_key``."""
+    bounds = (start_including, start_excluding, end_including, end_excluding)
+    low, low_x, high, high_x = (None if b is None else bound_key(b) for b in bounds)
+    return keys_in_range(key, low, low_x, high, high_x)
+
+
+def keys_in_range(
+    key: VersionKey,
+    low: VersionKey | None,
+    low_excluded: VersionKey | None,
+    high: VersionKey | None,
+    high_excluded: VersionKey | None,
+) -> bool:
+    """Whether ``key`` lies within bounds given as keys (None: no such bound); the range
+    rule itself, for callers that read the bounds once (the matcher's inner loop)."""
+    return not (
+        (low is not None and key < low)
+        or (low_excluded is not None and key <= low_excluded)
+        or (high is not None and key > high)
+        or (high_excluded is not None and key >= high_excluded)
+    )
 
 
 def in_range(

@@ -27,7 +27,7 @@ from nix_audit.advisories.schema import (
 )
 from nix_audit.errors import IndexError_
 from nix_audit.models import AdvisoryDetails, AdvisoryRecord, FeedState, IndexStatus
-from nix_audit.versions import encode_key, version_key
+from nix_audit.versions import encoded_key
 
 __all__ = ["INDEX_FILE", "AdvisoryIndex", "index_path"]
 
@@ -238,5 +238,5 @@ def _encoded_versions(wanted: Mapping[str, Collection[str] | None]) -> dict[str,
     for name, versions in wanted.items():
         if versions is not None:
             keys = found.setdefault(name.lower(), [])
-            keys.extend(encode_key(version_key(v)) for v in versions)
+            keys.extend(encoded_key(v) for v in versions)
     return found

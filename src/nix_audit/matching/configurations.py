@@ -43,6 +43,7 @@ from nix_audit.versions import (
     bound_key,
     is_date,
     is_orderable,
+    keys_in_range,
     version_key,
 )
 
@@ -188,13 +189,7 @@ def _entry_value(match: CpeMatch, target: _Target) -> Tri:
     kinds, (lo, lo_x, hi, hi_x) = _bounds(si, se, ei, ee)
     if (not target.date) in kinds:
         return False  # a release number cannot be placed against a snapshot date
-    key = target.key
-    return not (
-        (lo is not None and key < lo)
-        or (lo_x is not None and key <= lo_x)
-        or (hi is not None and key > hi)
-        or (hi_x is not None and key >= hi_x)
-    )
+    return keys_in_range(target.key, lo, lo_x, hi, hi_x)
 
 
 def cpe_match_applies(match: CpeMatch, product_names: Collection[str], version: str) -> bool:

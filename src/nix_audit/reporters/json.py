@@ -55,7 +55,7 @@ class JsonReporter(Reporter):
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "nix-audit", "version": self.tool_version},
             "scanned_at": _timestamp(result.scanned_at),
-            "database": _database(result.index, result.scanned_at),
+            "database": database_json(result.index, result.scanned_at),
             "summary": _summary(result, groups),
             "derivations": [_derivation(g) for g in shown],
             "skipped": [{"what": s.what, "reason": s.reason} for s in result.skipped],
@@ -87,7 +87,8 @@ def _timestamp(moment: datetime | None) -> str | None:
     return None if moment is None else _utc(moment).isoformat().replace("+00:00", "Z")
 
 
-def _database(index: IndexStatus | None, scanned_at: datetime | None) -> JsonObject | None:
+def database_json(index: IndexStatus | None, scanned_at: datetime | None) -> JsonObject | None:
+    """The ``database`` object of the report; ``db status --json`` prints it too."""
     if index is None:
         return None
     age = None

@@ -27,6 +27,7 @@ from nix_audit.derivation import (
     parse_drv_name,
     store_path_name,
 )
+from nix_audit.derivation.package import is_source_name
 from nix_audit.errors import DerivationError, SourceError
 from nix_audit.models import Closure, IdentifiedFrom, Package, Skipped
 from nix_audit.progress import Step, task
@@ -52,8 +53,6 @@ _OUTPUT_SUFFIXES = ("-bin", "-dev", "-lib", "-out", "-man", "-doc", "-devdoc", "
 
 # Names of store paths that are inputs to builds, not installed software; only needed for
 # paths without a derivation (package_from_derivation applies the same idea to derivations).
-_SOURCE_SUFFIXES = (".patch", ".diff", ".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".zip",
-                    ".tar", ".nix", ".sh", "-source")  # fmt: skip
 
 
 class ClosureMode(enum.Enum):
@@ -366,7 +365,7 @@ class _Scan:
             self._skip(path, str(e))
             return
         pname, version = parse_drv_name(name)
-        if not version or name == "source" or name.endswith(_SOURCE_SUFFIXES):
+        if not version or is_source_name(name):
             self._skip(path, f"no derivation, and {name!r} does not name a versioned package")
             return
         self._by_name += 1

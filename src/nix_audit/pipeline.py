@@ -32,7 +32,15 @@ from nix_audit.triage.whitelist import Whitelist, load_whitelist
 if TYPE_CHECKING:
     from nix_audit.sources.running import RunningScan
 
-__all__ = ["ScanOptions", "default_db_dir", "ensure_index", "run_scan"]
+__all__ = [
+    "ScanOptions",
+    "certain_findings",
+    "collect_packages",
+    "default_db_dir",
+    "ensure_index",
+    "make_sources",
+    "run_scan",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +86,13 @@ def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult
     whitelist = _whitelist(options, warnings)
     vex = [load_vex(path) for path in options.vex]
     running = _running(options)
-    packages, skipped = collect_packages(_sources(options, running is not None))
+    packages, skipped = collect_packages(make_sources(options, running is not None))
     if running is not None:
         packages, skipped = _with_running(running, packages, skipped)
     ensure_index(options, warnings)
     with AdvisoryIndex(options.db_dir / INDEX_FILE) as index:
         matcher = matcher or VendorAwareMatcher(unknown_versions=options.show_uncertain)
-        findings = _certain(matcher.match(packages, index), options.show_uncertain)
+        findings = certain_findings(matcher.match(packages, index), options.show_uncertain)
         details = index.details({f.cve_id for f in findings})
         status = index.status()
     today = options.now.date()
@@ -124,7 +132,7 @@ def _with_running(
     return list(seen.values()), [*running.skipped, *skipped]
 
 
-def _certain(findings: list[Finding], show_uncertain: bool) -> list[Finding]:
+def certain_findings(findings: list[Finding], show_uncertain: bool) -> list[Finding]:
     """Low-confidence matches (a bare product name of an unknown vendor) stay out of reports
     and exit codes unless ``--show-uncertain`` asks for them (issue #4)."""
     if show_uncertain:
@@ -150,7 +158,7 @@ def _whitelist(options: ScanOptions, warnings: list[str]) -> Whitelist:
     return merged
 
 
-def _sources(options: ScanOptions, running: bool = False) -> list[PackageSource]:
+def make_sources(options: ScanOptions, running: bool = False) -> list[PackageSource]:
     """One source per kind of input given; at least one input is required."""
     nix = NixStore()
     mode = options.mode

@@ -44,6 +44,7 @@ __all__ = [
     "download_text",
     "download_to",
     "http_client",
+    "translated_errors",
 ]
 
 _MIB = 1024 * 1024
@@ -124,7 +125,7 @@ def download_to(
     """
     limits = _Limits(max_bytes, total_timeout, time.monotonic() + total_timeout)
     with (
-        _translated(url, _read_timeout(client)),
+        translated_errors(url, _read_timeout(client)),
         client.stream("GET", url, headers=headers) as response,
     ):
         _check_status(response, url, allow_not_modified=True)
@@ -156,7 +157,7 @@ def download_text(
     body = bytearray()
     with (
         http_client(timeout) as client,
-        _translated(url, timeout),
+        translated_errors(url, timeout),
         client.stream("GET", url, headers={"Accept-Encoding": "gzip"}) as response,
     ):
         _check_status(response, url, allow_not_modified=False)
@@ -174,7 +175,7 @@ def _read_timeout(client: httpx.Client) -> float | None:
 
 
 @contextmanager
-def _translated(url: str, timeout: float | None) -> Iterator[None]:
+def translated_errors(url: str, timeout: float | None) -> Iterator[None]:
     """Turn httpx's exceptions into one-line ``FeedError``s that name ``url``."""
     try:
         yield

@@ -37,6 +37,7 @@ __all__ = [
     "WhitelistRule",
     "load_whitelist",
     "load_whitelists",
+    "parse_whitelist",
     "write_whitelist",
 ]
 
@@ -161,9 +162,14 @@ def load_whitelist(source: str, *, fetch_text: FetchText | None = None) -> White
     The format follows the extension (``.toml``; ``.yaml``, ``.yml``); without one, TOML is
     tried first, then YAML. Raises ``TriageError`` naming the source and line of a problem.
     """
-    text = _read_source(source, fetch_text)
-    rules = _parse(text, source, _format_of(source))
-    return Whitelist(tuple(_rule(fields, source) for fields in rules))
+    return parse_whitelist(_read_source(source, fetch_text), source)
+
+
+def parse_whitelist(text: str, origin: str) -> Whitelist:
+    """A whitelist from its text; ``origin`` (a path, URL or name) picks the format by its
+    extension and names the rules' places in errors and hygiene reports."""
+    rules = _parse(text, origin, _format_of(origin))
+    return Whitelist(tuple(_rule(fields, origin) for fields in rules))
 
 
 def load_whitelists(sources: Iterable[str], *, fetch_text: FetchText | None = None) -> Whitelist:

@@ -445,3 +445,7 @@ def _fail(message: str, error: BaseException) -> None:
     # Paths and URLs in messages come from the user or a feed: no escape sequence of theirs
     # reaches the terminal (issue #6).
     click.echo(f"nix-audit: error: {clean_text(first_line)}", err=True)
+
+
+# The fleet commands register themselves on ``cli`` (imported last: they use its helpers).
+from nix_audit.cli import fleet as _fleet  # noqa: E402, F401

@@ -1,0 +1,268 @@
+"""The JSON API: reports from hosts, and the admin's operations (issue #7).
+
+Read-only views of hosts, CVEs and packages are in ``api_views``; pages in ``pages``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import msgspec
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import func, select
+
+from nix_audit.errors import TriageError
+from nix_audit.fleet.central_triage import (
+    DocumentKind,
+    UnknownDocumentError,
+    delete_document,
+    load_documents,
+    put_document,
+)
+from nix_audit.fleet.evaluation import index_generation
+from nix_audit.fleet.protocol import MAX_BODY_BYTES, HostReport, ReportTooLarge, decode_report
+from nix_audit.fleet.registry import DEFAULT_INTERVAL, SESSION_LIFETIME, Host
+from nix_audit.fleet.reports import record_report
+from nix_audit.fleet.security import admin_for_api, registry_of, reporting_host
+from nix_audit.fleet.tables import closures, host_status, hosts
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1")
+Admin = Annotated[str, Depends(admin_for_api)]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportAccepted:
+    report_id: int
+    host: str
+    closure: str  # sha256 of the closure's packages
+    new_closure: bool  # the server had not seen this closure before
+    matched: bool  # already matched against the current index
+
+
+_REPORT_SCHEMA = msgspec.json.schema(HostReport)
+
+
+@router.post(
+    "/reports",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Submit a host's closure (host token)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _REPORT_SCHEMA}},
+            "description": "A HostReport; may be sent with Content-Encoding: gzip.",
+        }
+    },
+    responses={400: {}, 401: {}, 403: {}, 413: {}},
+)
+async def submit_report(
+    request: Request, host: Annotated[Host, Depends(reporting_host)]
+) -> ReportAccepted:
+    body = await _capped_body(request)
+    gzipped = request.headers.get("content-encoding", "").lower() == "gzip"
+    report = decode_report(body, gzipped=gzipped)
+    state = request.app.state.fleet
+    receipt = await run_in_threadpool(
+        record_report, state.database, host, report, generation=state.evaluator.generation
+    )
+    state.evaluator.wake()
+    return ReportAccepted(
+        receipt.report_id, host.name, receipt.closure, receipt.new_closure, receipt.matched
+    )
+
+
+async def _capped_body(request: Request) -> bytes:
+    """The body, refused once it passes the limit (never read whole into memory first)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ReportTooLarge(f"report body of {declared} bytes is over the {MAX_BODY_BYTES} limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ReportTooLarge(f"report body is over the {MAX_BODY_BYTES}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    name: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionToken:
+    token: str
+    expires_in: int  # seconds
+
+
+@router.post("/session", summary="Log in; the token works as Authorization: Bearer")
+def open_session(request: Request, credentials: Credentials) -> SessionToken:
+    registry = registry_of(request)
+    if not registry.check_admin(credentials.name, credentials.password):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong admin name or password")
+    token = registry.open_session(credentials.name)
+    return SessionToken(token, int(SESSION_LIFETIME.total_seconds()))
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FleetStatus:
+    index_generation: str | None
+    index_update_at: datetime | None
+    index_update_error: str | None
+    hosts: int
+    hosts_reported: int
+    hosts_evaluated: int  # triaged with the current index and central triage
+    closures: int
+    closures_matched: int  # matched with the current index
+
+
+@router.get("/status", summary="How far matching and triage have come")
+def fleet_status(request: Request, _admin: Admin) -> FleetStatus:
+    state = request.app.state.fleet
+    generation = index_generation(state.index_path)
+    stamp_prefix = f"{generation}/"
+    with state.database.reading() as c:
+        host_count, reported = c.execute(
+            select(func.count(), func.count(hosts.c.current_report_id))
+        ).one()
+        evaluated = (
+            c.execute(
+                select(func.count())
+                .select_from(host_status)
+                .join(hosts, hosts.c.id == host_status.c.host_id)
+                .where(host_status.c.report_id == hosts.c.current_report_id)
+                .where(host_status.c.generation.startswith(stamp_prefix, autoescape=True))
+            ).scalar_one()
+            if generation
+            else 0
+        )
+        closure_count, matched = c.execute(
+            select(func.count(), func.count().filter(closures.c.matched_generation == generation))
+        ).one()
+    last = state.updater.last if state.updater is not None else None
+    return FleetStatus(
+        generation,
+        last.at if last else None,
+        last.error if last else None,
+        host_count,
+        reported,
+        evaluated,
+        closure_count,
+        matched,
+    )
+
+
+@router.post("/index/update", status_code=status.HTTP_202_ACCEPTED, summary="Update the index now")
+def update_index_now(request: Request, _admin: Admin) -> dict[str, str]:
+    updater = request.app.state.fleet.updater
+    if updater is None:
+        return {"detail": "this server does not update its index (started without updates)"}
+    updater.update_soon()
+    return {"detail": "update started"}
+
+
+# --- hosts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewHost:
+    name: str
+    report_interval: int = int(DEFAULT_INTERVAL.total_seconds())  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class HostToken:
+    name: str
+    token: str  # shown once; the server keeps only its hash
+
+
+@router.post("/hosts", status_code=status.HTTP_201_CREATED, summary="Register a host")
+def register_host(request: Request, host: NewHost, _admin: Admin) -> HostToken:
+    interval = timedelta(seconds=max(60, host.report_interval))
+    token = registry_of(request).add_host(host.name, interval=interval)
+    return HostToken(host.name, token)
+
+
+@router.post("/hosts/{name}/token", summary="Replace a host's token (the old one stops working)")
+def replace_token(request: Request, name: str, _admin: Admin) -> HostToken:
+    return HostToken(name, registry_of(request).new_token(name))
+
+
+@router.delete(
+    "/hosts/{name}/token",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke a host's token",
+)
+def revoke_token(request: Request, name: str, _admin: Admin) -> None:
+    registry_of(request).revoke(name)
+
+
+# --- central triage -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TriageDocumentInfo:
+    kind: str
+    name: str
+    hosts: list[str] | None  # None: every host
+    uploaded_at: datetime
+
+
+@router.get("/triage", summary="Central whitelists and VEX documents")
+def list_triage(request: Request, _admin: Admin) -> list[TriageDocumentInfo]:
+    return [
+        TriageDocumentInfo(d.kind.value, d.name, list(d.hosts) if d.hosts else None, d.uploaded_at)
+        for d in load_documents(request.app.state.fleet.database)
+    ]
+
+
+@router.put(
+    "/triage/{kind}/{name}",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a whitelist (TOML/YAML, by the name's extension) or a VEX document",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    },
+)
+async def upload_triage(
+    request: Request,
+    kind: DocumentKind,
+    name: str,
+    _admin: Admin,
+    host: Annotated[list[str] | None, Query(description="Apply only to these hosts")] = None,
+) -> TriageDocumentInfo:
+    body = await _capped_body(request)
+    try:
+        content = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TriageError(f"{name}: not UTF-8 text (byte {e.start})") from e
+    state = request.app.state.fleet
+    document = await run_in_threadpool(put_document, state.database, kind, name, content, host)
+    state.evaluator.wake()
+    return TriageDocumentInfo(
+        kind.value, name, list(document.hosts) if document.hosts else None, document.uploaded_at
+    )
+
+
+@router.delete(
+    "/triage/{kind}/{name}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a document"
+)
+def remove_triage(request: Request, kind: DocumentKind, name: str, _admin: Admin) -> None:
+    state = request.app.state.fleet
+    if not delete_document(state.database, kind, name):
+        raise UnknownDocumentError(f"no {kind.value} document named {name!r}")
+    state.evaluator.wake()

@@ -1,0 +1,124 @@
+"""The fleet service's ASGI application: JSON API, pages, and the background work (#7).
+
+``create_app`` migrates the database, then runs two threads beside the request handlers: the
+evaluator (matching and triage, woken by reports and triage uploads) and, when configured,
+the index updater (``db update`` on a schedule, which wakes the evaluator in turn).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from nix_audit import __version__
+from nix_audit.advisories.index import INDEX_FILE
+from nix_audit.errors import NixAuditError, TriageError
+from nix_audit.fleet.central_triage import UnknownDocumentError
+from nix_audit.fleet.config import ServerConfig
+from nix_audit.fleet.database import FleetDatabase, FleetDatabaseError, migrate
+from nix_audit.fleet.evaluation import Evaluator
+from nix_audit.fleet.protocol import ProtocolError, ReportTooLarge
+from nix_audit.fleet.registry import HostRegistry, RegistryError, UnknownHostError
+from nix_audit.fleet.reports import ForeignHostError
+from nix_audit.fleet.security import LoginRequired
+from nix_audit.fleet.updater import IndexUpdater
+
+__all__ = ["FleetState", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class FleetState:
+    """What the handlers share, on ``app.state.fleet``."""
+
+    config: ServerConfig
+    database: FleetDatabase
+    registry: HostRegistry
+    evaluator: Evaluator
+    updater: IndexUpdater | None
+
+    @property
+    def index_path(self) -> Path:
+        return self.config.db_dir / INDEX_FILE
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """The application; the database is migrated when it starts, before any request."""
+    from nix_audit.fleet import api, api_views, pages
+
+    database = FleetDatabase(config.database)
+    evaluator = Evaluator(database, config.db_dir / INDEX_FILE)
+    updater = (
+        IndexUpdater(
+            config.db_dir,
+            config.mirror,
+            config.update_interval,
+            evaluator.wake,
+            timeout=config.feed_timeout,
+        )
+        if config.update_interval is not None
+        else None
+    )
+    state = FleetState(config, database, HostRegistry(database), evaluator, updater)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        migrate(database)
+        evaluator.start(config.poll_seconds, worker_process=not config.evaluate_in_process)
+        if updater is not None:
+            updater.start()
+        evaluator.wake()  # catch up with reports stored while the server was down
+        try:
+            yield
+        finally:
+            if updater is not None:
+                updater.stop()
+            evaluator.stop()
+            database.dispose()
+
+    app = FastAPI(
+        title="nix-audit fleet service",
+        version=__version__,
+        summary="NixOS hosts report their closures; the server matches them against the NVD.",
+        lifespan=lifespan,
+    )
+    app.state.fleet = state
+    app.include_router(api.router)
+    app.include_router(api_views.router)
+    app.include_router(pages.router)
+    _error_handlers(app)
+    return app
+
+
+# Library errors -> HTTP statuses, in one place (as cli.py maps them to exit codes).
+_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (ForeignHostError, 403),
+    (ReportTooLarge, 413),
+    (ProtocolError, 400),
+    (UnknownHostError, 404),
+    (UnknownDocumentError, 404),
+    (RegistryError, 409),
+    (TriageError, 400),
+    (FleetDatabaseError, 503),
+    (NixAuditError, 500),
+)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login(_request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(exc.location, status_code=303)
+
+    @app.exception_handler(NixAuditError)
+    async def library_error(_request: Request, exc: NixAuditError) -> JSONResponse:
+        code = next(code for kind, code in _STATUS if isinstance(exc, kind))
+        if code >= 500:
+            log.error("request failed: %s", exc)
+        return JSONResponse({"detail": str(exc).splitlines()[0]}, status_code=code)

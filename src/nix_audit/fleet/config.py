@@ -1,0 +1,28 @@
+"""How ``nix-audit serve`` was started: the options object the app is built from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+__all__ = ["ServerConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """``database``: a path or ``postgresql://`` URL; ``db_dir``: the advisory index folder.
+
+    ``update_interval`` None: never update the index from here (it is kept current by another
+    process, or tests put it in place). ``evaluate_in_process``: match in the server's own
+    process instead of a worker (tests, and hosts with one core to spare).
+    """
+
+    database: str
+    db_dir: Path
+    mirror: str | None = None
+    update_interval: timedelta | None = timedelta(hours=6)
+    feed_timeout: float = 30.0
+    poll_seconds: float = 30.0
+    evaluate_in_process: bool = False
+    secure_cookies: bool = False  # set the Secure flag: behind HTTPS

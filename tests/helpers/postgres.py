@@ -103,8 +103,8 @@ def running_postgres() -> Iterator[PostgresServer]:
 
     port = _free_port()
     try:
-        initdb = ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"]
-        run(bin_dir / "initdb", *initdb, "--no-sync")
+        options = "--username=postgres --auth=trust --encoding=UTF8 --no-locale --no-sync"
+        run(bin_dir / "initdb", "-D", data, *options.split())
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(port),
@@ -115,13 +115,16 @@ def running_postgres() -> Iterator[PostgresServer]:
         }
         with (data / "postgresql.conf").open("a", encoding="utf-8") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
-        run(bin_dir / "pg_ctl", "start", "-D", data, "-l", base / "server.log", "-w", "-t", "60")
         try:
+            run(
+                bin_dir / "pg_ctl", "start", "-D", data, "-l", base / "server.log", "-w", "-t", "60"
+            )
             server = PostgresServer(port)
             _wait_until_ready(server.url)
             yield server
         finally:
-            run(bin_dir / "pg_ctl", "stop", "-D", data, "-m", "immediate", "-w")
+            if (data / "postmaster.pid").exists():  # also after a start that timed out
+                run(bin_dir / "pg_ctl", "stop", "-D", data, "-m", "immediate", "-w")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -90,6 +90,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.fleet = state
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """Liveness for load balancers and service managers: no login, no database."""
+        return {"status": "ok"}
+
     app.include_router(api.router)
     app.include_router(api_views.router)
     app.include_router(pages.router)

@@ -145,6 +145,8 @@ def _gunzip(body: bytes) -> bytes:
         raise ReportTooLarge(f"report inflates to more than {MAX_DECODED_BYTES} bytes")
     if not decompressor.eof:
         raise ProtocolError("report body is truncated gzip")
+    if decompressor.unused_data:
+        raise ProtocolError("report body has data after its gzip stream")
     return data
 
 

@@ -136,15 +136,19 @@ class HostRegistry:
         return auth.verify_password(password, stored)
 
     def open_session(self, admin: str) -> str:
+        """A new login session of ``admin`` (whose password was checked); returns its token."""
         token = auth.new_token()
         expires = datetime.now(UTC) + SESSION_LIFETIME
-        with self._db.writing() as c:
-            c.execute(delete(sessions).where(sessions.c.expires_at < datetime.now(UTC)))
-            c.execute(
-                insert(sessions).values(
-                    token_hash=auth.hash_token(token), admin=admin, expires_at=expires
+        try:
+            with self._db.writing() as c:
+                c.execute(delete(sessions).where(sessions.c.expires_at < datetime.now(UTC)))
+                c.execute(
+                    insert(sessions).values(
+                        token_hash=auth.hash_token(token), admin=admin, expires_at=expires
+                    )
                 )
-            )
+        except IntegrityError:
+            raise RegistryError(f"no admin named {admin!r}") from None
         return token
 
     def session_admin(self, token: str) -> str | None:
@@ -165,7 +169,7 @@ class HostRegistry:
 
 
 def check_hostname(name: str) -> None:
-    if not _HOSTNAME.match(name):
+    if not _HOSTNAME.fullmatch(name):
         raise RegistryError(f"{name!r} is not a valid host name (RFC 1123)")
 
 

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from nix_audit.fleet.database import FleetDatabase, migrate
+from tests.e2e.conftest import db, mirror
+from tests.helpers.nix_store import nix_fixture_store
 from tests.helpers.postgres import PostgresServer, running_postgres
+
+# Session fixtures shared by the fleet tests (defined once here, so built once per session).
+__all__ = ["db", "mirror", "nix_fixture_store"]
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,8 @@ import httpx
 import pytest
 
 from nix_audit.fleet.protocol import MAX_BODY_BYTES, MAX_DECODED_BYTES
-from tests.e2e.conftest import db, mirror
 from tests.helpers.fleet_server import RunningFleet, running_fleet
-from tests.helpers.nix_store import NixFixtureStore, nix_fixture_store
-
-__all__ = ["db", "mirror", "nix_fixture_store"]  # fixtures, found by pytest through the import
+from tests.helpers.nix_store import NixFixtureStore
 
 
 @pytest.fixture

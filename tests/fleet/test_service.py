@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+import time
+from functools import partial
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from nix_audit.fleet.protocol import MAX_BODY_BYTES, MAX_DECODED_BYTES
+from tests.e2e.conftest import RECORDS, run_cli
 from tests.helpers.fleet_server import RunningFleet, running_fleet
 from tests.helpers.nix_store import NixFixtureStore
+from tests.helpers.nvd_feeds import cpe_match, record, write_mirror
 
 
 @pytest.fixture
@@ -111,3 +115,98 @@ def test_oversized_and_malformed_reports_are_refused_with_a_reason(
     assert post_report(fleet, token, extra).status_code == 400
     with fleet.admin() as admin:
         assert admin.get("/api/v1/status").json()["hosts_reported"] == 0
+
+
+def host_findings(admin: httpx.Client, host: str, status: str = "affected") -> set[tuple[str, str]]:
+    view = admin.get(f"/api/v1/hosts/{host}").raise_for_status().json()
+    return {(f["package"], f["cve_id"]) for f in view["findings"] if f["status"] == status}
+
+
+def test_the_server_finds_what_a_local_scan_finds(
+    fleet: RunningFleet, db: Path, nix_fixture_store: NixFixtureStore, tmp_path: Path
+) -> None:
+    """One matcher: the server's findings for a reported closure are the local scan's."""
+    result = str(nix_fixture_store.links["result"])
+    local = run_cli("scan", "--offline", "--json", "--db", str(db), result)
+    assert local.returncode == 2, local.stderr
+    expected = {(d["name"], cve) for d in local.json()["derivations"] for cve in d["affected_by"]}
+    assert ("openssl-1.0.1f", "CVE-2014-0160") in expected
+    done = fleet.report(token_file(fleet, tmp_path, "web1"), "web1", result)
+    assert done.returncode == 0, done.stderr
+    with fleet.admin() as admin:
+        fleet.wait_evaluated(admin)
+        assert host_findings(admin, "web1") == expected
+
+
+def test_a_cve_published_later_reaches_every_affected_host(
+    fleet_url: str, nix_fixture_store: NixFixtureStore, tmp_path: Path
+) -> None:
+    """The server updates its index from its mirror and re-evaluates hosts that did nothing."""
+    feeds = write_mirror(tmp_path / "mirror", RECORDS)
+    index = tmp_path / "index"
+    assert run_cli("db", "update", "--db", str(index), "--mirror", str(feeds)).returncode == 0
+    with running_fleet(fleet_url, index, tmp_path, mirror=feeds) as fleet:
+        for name in ("web1", "web2"):
+            tokens = token_file(fleet, tmp_path, name)
+            done = fleet.report(tokens, name, str(nix_fixture_store.links["result"]))
+            assert done.returncode == 0, done.stderr
+        with fleet.admin() as admin:
+            fleet.wait_evaluated(admin)
+            assert ("curl-7.50.0", "CVE-2026-0001") not in host_findings(admin, "web1")
+            published = record(
+                "CVE-2026-0001",
+                [cpe_match("cpe:2.3:a:haxx:curl:*:*:*:*:*:*:*:*", versionEndExcluding="7.51.0")],
+                last_modified="2026-11-20T10:00:00.000",
+            )
+            write_mirror(tmp_path / "mirror", RECORDS, modified=[published])
+            assert admin.post("/api/v1/index/update").status_code == 202
+            deadline = time.monotonic() + 60
+            while ("curl-7.50.0", "CVE-2026-0001") not in host_findings(admin, "web2"):
+                assert time.monotonic() < deadline, "the new CVE never reached web2"
+                time.sleep(0.2)
+            assert ("curl-7.50.0", "CVE-2026-0001") in host_findings(admin, "web1")
+
+
+def test_central_whitelist_applies_to_all_hosts_or_to_its_scope(
+    fleet: RunningFleet, nix_fixture_store: NixFixtureStore, tmp_path: Path
+) -> None:
+    result = str(nix_fixture_store.links["result"])
+    for name in ("web1", "web2"):
+        assert fleet.report(token_file(fleet, tmp_path, name), name, result).returncode == 0
+    heartbleed = ("openssl-1.0.1f", "CVE-2014-0160")
+    with fleet.admin() as admin:
+        fleet.wait_evaluated(admin)
+        scoped = admin.put(
+            "/api/v1/triage/whitelist/web2-only.toml",
+            params={"host": "web2"},
+            content='["openssl-1.0.1f"]\ncve = ["CVE-2014-0160"]\ncomment = "accepted on web2"\n',
+        )
+        assert scoped.status_code == 201, scoped.text
+        wait_until(admin, lambda: heartbleed in host_findings(admin, "web2", "whitelisted"))
+        assert heartbleed in host_findings(admin, "web1")
+        everywhere = admin.put(
+            "/api/v1/triage/whitelist/all.yaml",
+            content="- name: curl\n  version: 7.50.0\n  cve: [CVE-2016-5419]\n  comment: by config\n",
+        )
+        assert everywhere.status_code == 201, everywhere.text
+        curl = ("curl-7.50.0", "CVE-2016-5419")
+        for host in ("web1", "web2"):
+            wait_until(admin, partial(has_finding, admin, host, curl, "whitelisted"))
+        broken = admin.put("/api/v1/triage/whitelist/bad.toml", content='["openssl"\ncve = 1\n')
+        assert broken.status_code == 400
+        assert broken.json()["detail"].startswith("server:whitelist/bad.toml")
+        assert [d["name"] for d in admin.get("/api/v1/triage").json()] == [
+            "web2-only.toml",
+            "all.yaml",
+        ]
+
+
+def has_finding(admin: httpx.Client, host: str, finding: tuple[str, str], status: str) -> bool:
+    return finding in host_findings(admin, host, status)
+
+
+def wait_until(admin: httpx.Client, condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.2)

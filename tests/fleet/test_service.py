@@ -6,8 +6,8 @@ from __future__ import annotations
 import gzip
 import json
 import time
-from functools import partial
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -186,7 +186,7 @@ def test_central_whitelist_applies_to_all_hosts_or_to_its_scope(
         assert heartbleed in host_findings(admin, "web1")
         everywhere = admin.put(
             "/api/v1/triage/whitelist/all.yaml",
-            content="- name: curl\n  version: 7.50.0\n  cve: [CVE-2016-5419]\n  comment: by config\n",
+            content="- name: curl\n  version: 7.50.0\n  cve: [CVE-2016-5419]\n",
         )
         assert everywhere.status_code == 201, everywhere.text
         curl = ("curl-7.50.0", "CVE-2016-5419")

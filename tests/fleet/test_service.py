@@ -210,3 +210,34 @@ def wait_until(admin: httpx.Client, condition: Callable[[], bool], timeout: floa
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.2)
+
+
+def test_central_vex_statement_marks_a_finding_not_affected(
+    fleet: RunningFleet, nix_fixture_store: NixFixtureStore, tmp_path: Path
+) -> None:
+    result = str(nix_fixture_store.links["result"])
+    assert fleet.report(token_file(fleet, tmp_path, "web1"), "web1", result).returncode == 0
+    statement = {
+        "vulnerability": {"name": "CVE-2014-0160"},
+        "products": [{"@id": "pkg:nix/openssl@1.0.1f"}],
+        "status": "not_affected",
+        "justification": "vulnerable_code_not_in_execute_path",
+    }
+    document = {
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://example.org/vex/fleet",
+        "author": "ops",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "version": 1,
+        "statements": [statement],
+    }
+    heartbleed = ("openssl-1.0.1f", "CVE-2014-0160")
+    with fleet.admin() as admin:
+        fleet.wait_evaluated(admin)
+        assert heartbleed in host_findings(admin, "web1")
+        answer = admin.put("/api/v1/triage/vex/ops.json", content=json.dumps(document))
+        assert answer.status_code == 201, answer.text
+        wait_until(admin, partial(has_finding, admin, "web1", heartbleed, "not_affected"))
+        assert ("openssl-1.0.1f", "CVE-2014-0224") in host_findings(admin, "web1")
+        assert admin.delete("/api/v1/triage/vex/ops.json").status_code == 204
+        wait_until(admin, partial(has_finding, admin, "web1", heartbleed, "affected"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -64,6 +65,11 @@ def test_two_hosts_report_and_a_shared_closure_is_stored_and_matched_once(
     assert status["hosts"] == 3 and status["hosts_reported"] == 3
     assert status["closures"] == 2  # web1 and web2 run one closure
     assert status["closures_matched"] == 2
+    with fleet.admin() as admin:
+        web1 = admin.get("/api/v1/hosts/web1").raise_for_status().json()["host"]
+        db1 = admin.get("/api/v1/hosts/db1").raise_for_status().json()["host"]
+    assert web1["system"] == os.path.realpath(system)  # a NixOS system's top level
+    assert db1["system"] is None  # a plain package is no system
 
 
 def test_a_host_token_reports_only_for_its_own_host(fleet: RunningFleet, tmp_path: Path) -> None:

@@ -53,13 +53,17 @@ def collect_report(
 
 
 def _system_path(paths: Sequence[str]) -> str | None:
-    """The system's store path: the resolved system link, or a given path that is a system."""
-    candidates = list(paths) or [r for r in SYSTEM_ROOTS if os.path.lexists(r)]
-    for candidate in candidates[:1]:
-        resolved = os.path.realpath(candidate)
-        if (Path(resolved) / "nixos-version").is_file() or not paths:
-            return resolved
-    return None
+    """The system's store path: the resolved system link, or a given path that is a NixOS
+    system (its top level is named ``nixos-system-<host>-<version>`` and holds
+    ``nixos-version``)."""
+    if not paths:
+        roots = [r for r in SYSTEM_ROOTS if os.path.lexists(r)]
+        return os.path.realpath(roots[0]) if roots else None
+    resolved = os.path.realpath(paths[0])
+    is_system = (
+        "-nixos-system-" in Path(resolved).name or (Path(resolved) / "nixos-version").is_file()
+    )
+    return resolved if is_system else None
 
 
 def _nixos_version(system: str | None) -> str | None:

@@ -12,9 +12,16 @@ from functools import partial
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
-from nix_audit.fleet.protocol import MAX_BODY_BYTES, MAX_DECODED_BYTES
+from nix_audit.fleet.protocol import (
+    MAX_BODY_BYTES,
+    MAX_DECODED_BYTES,
+    MAX_REPORT_BYTES,
+    ReportedPackage,
+    closure_digest,
+)
 from tests.e2e.conftest import RECORDS, run_cli
 from tests.helpers.fleet_server import RunningFleet, running_fleet
 from tests.helpers.nix_store import NixFixtureStore
@@ -33,33 +40,53 @@ def token_file(fleet: RunningFleet, tmp_path: Path, name: str) -> Path:
     return path
 
 
-def report_body(hostname: str, names: list[str]) -> dict[str, object]:
-    packages = [
-        {"name": n, "pname": n.rsplit("-", 1)[0], "version": n.rsplit("-", 1)[1]} for n in names
-    ]
-    return {"hostname": hostname, "packages": packages}
+ZLIB = [{"name": "zlib-1.2.8", "pname": "zlib", "version": "1.2.8"}]
 
 
-def post_report(fleet: RunningFleet, token: str, body: bytes, **headers: str) -> httpx.Response:
+def digest_of(packages: list[dict[str, str]]) -> str:
+    return closure_digest(msgspec.convert(packages, tuple[ReportedPackage, ...]))
+
+
+def report_body(hostname: str, packages: list[dict[str, str]] = ZLIB) -> bytes:
+    return json.dumps({"hostname": hostname, "closure": digest_of(packages)}).encode()
+
+
+def post_report(fleet: RunningFleet, token: str, body: bytes) -> httpx.Response:
     return httpx.post(
         f"{fleet.url}/api/v1/reports",
         content=body,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
+
+
+def put_closure(
+    fleet: RunningFleet, token: str, digest: str, body: bytes, **headers: str
+) -> httpx.Response:
+    return httpx.put(
+        f"{fleet.url}/api/v1/closures/{digest}",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", **headers},
+    )
+
+
+def upload(fleet: RunningFleet, token: str, packages: list[dict[str, str]] = ZLIB) -> None:
+    body = json.dumps({"packages": packages}).encode()
+    put_closure(fleet, token, digest_of(packages), body).raise_for_status()
 
 
 def test_two_hosts_report_and_a_shared_closure_is_stored_and_matched_once(
     fleet: RunningFleet, nix_fixture_store: NixFixtureStore, tmp_path: Path
 ) -> None:
     system = str(nix_fixture_store.links["system"])
-    for name in ("web1", "web2"):
-        done = fleet.report(token_file(fleet, tmp_path, name), name, system)
-        assert done.returncode == 0, done.stderr
+    first = fleet.report(token_file(fleet, tmp_path, "web1"), "web1", system)
+    assert first.returncode == 0 and "closure uploaded" in first.stdout, first.stderr
+    second = fleet.report(token_file(fleet, tmp_path, "web2"), "web2", system)
+    assert second.returncode == 0 and "closure known to the server" in second.stdout
     other = fleet.report(
         token_file(fleet, tmp_path, "db1"), "db1", str(nix_fixture_store.links["result"])
     )
     assert other.returncode == 0, other.stderr
-    assert "new closure" in other.stdout
+    assert "closure uploaded" in other.stdout
     with fleet.admin() as admin:
         status = fleet.wait_evaluated(admin)
     assert status["hosts"] == 3 and status["hosts_reported"] == 3
@@ -75,8 +102,8 @@ def test_two_hosts_report_and_a_shared_closure_is_stored_and_matched_once(
 def test_a_host_token_reports_only_for_its_own_host(fleet: RunningFleet, tmp_path: Path) -> None:
     token = token_file(fleet, tmp_path, "web1").read_text().strip()
     token_file(fleet, tmp_path, "web2")
-    body = json.dumps(report_body("web2", ["zlib-1.2.8"])).encode()
-    answer = post_report(fleet, token, body)
+    upload(fleet, token)
+    answer = post_report(fleet, token, report_body("web2"))
     assert answer.status_code == 403
     assert "belongs to host 'web1'" in answer.json()["detail"]
     with fleet.admin() as admin:
@@ -85,7 +112,8 @@ def test_a_host_token_reports_only_for_its_own_host(fleet: RunningFleet, tmp_pat
 
 def test_revoked_and_replaced_tokens_are_refused(fleet: RunningFleet, tmp_path: Path) -> None:
     old = token_file(fleet, tmp_path, "web1").read_text().strip()
-    body = json.dumps(report_body("web1", ["zlib-1.2.8"])).encode()
+    upload(fleet, old)
+    body = report_body("web1")
     assert post_report(fleet, old, body).status_code == 202
     with fleet.admin() as admin:
         new = admin.post("/api/v1/hosts/web1/token").raise_for_status().json()["token"]
@@ -107,20 +135,46 @@ def test_admin_api_needs_a_login(fleet: RunningFleet) -> None:
     assert httpx.get(f"{fleet.url}/openapi.json").json()["paths"]["/api/v1/reports"]
 
 
-def test_oversized_and_malformed_reports_are_refused_with_a_reason(
+def test_a_report_of_an_unknown_closure_asks_for_its_upload_once(
     fleet: RunningFleet, tmp_path: Path
 ) -> None:
     token = token_file(fleet, tmp_path, "web1").read_text().strip()
-    too_big = post_report(fleet, token, b" " * (MAX_BODY_BYTES + 1))
+    digest = digest_of(ZLIB)
+    asked = post_report(fleet, token, report_body("web1"))
+    assert asked.status_code == 409
+    assert asked.json()["upload"] == f"/api/v1/closures/{digest}"
+    body = gzip.compress(json.dumps({"packages": ZLIB}).encode())
+    other = digest_of([{"name": "zlib-1.2.13", "pname": "zlib", "version": "1.2.13"}])
+    mismatch = put_closure(fleet, token, other, body, **{"Content-Encoding": "gzip"})
+    assert mismatch.status_code == 400 and f"not to {other}" in mismatch.json()["detail"]
+    stored = put_closure(fleet, token, digest, body, **{"Content-Encoding": "gzip"})
+    assert stored.json() == {"closure": digest, "stored": True}
+    again = put_closure(fleet, token, digest, body, **{"Content-Encoding": "gzip"})
+    assert again.json() == {"closure": digest, "stored": False}
+    assert post_report(fleet, token, report_body("web1")).status_code == 202
+
+
+def test_oversized_and_malformed_bodies_are_refused_with_a_reason(
+    fleet: RunningFleet, tmp_path: Path
+) -> None:
+    token = token_file(fleet, tmp_path, "web1").read_text().strip()
+    digest = digest_of(ZLIB)
+    too_big = put_closure(fleet, token, digest, b" " * (MAX_BODY_BYTES + 1))
     assert too_big.status_code == 413
     bomb = gzip.compress(b" " * (MAX_DECODED_BYTES + 1024))
-    assert post_report(fleet, token, bomb, **{"Content-Encoding": "gzip"}).status_code == 413
+    assert (
+        put_closure(fleet, token, digest, bomb, **{"Content-Encoding": "gzip"}).status_code == 413
+    )
+    assert post_report(fleet, token, b" " * (MAX_REPORT_BYTES + 1)).status_code == 413
     not_json = post_report(fleet, token, b"{not json")
     assert not_json.status_code == 400 and "not JSON" in not_json.json()["detail"]
-    extra = json.dumps({**report_body("web1", ["zlib-1.2.8"]), "path": "../../etc"}).encode()
+    extra = json.dumps({"hostname": "web1", "closure": digest, "path": "../../etc"}).encode()
     assert post_report(fleet, token, extra).status_code == 400
+    bad_digest = json.dumps({"hostname": "web1", "closure": "../../etc"}).encode()
+    assert post_report(fleet, token, bad_digest).status_code == 400
     with fleet.admin() as admin:
-        assert admin.get("/api/v1/status").json()["hosts_reported"] == 0
+        status = admin.get("/api/v1/status").json()
+    assert status["hosts_reported"] == 0 and status["closures"] == 0
 
 
 def host_findings(admin: httpx.Client, host: str, status: str = "affected") -> set[tuple[str, str]]:

@@ -162,7 +162,7 @@ def report(
     token = _token(token_file)
     collected = collect_report(hostname, paths, buildtime=buildtime)
     sent = send_report(server, token, collected, timeout=timeout)
-    state = "new closure" if sent.new_closure else "closure known to the server"
+    state = "closure uploaded" if sent.uploaded else "closure known to the server"
     click.echo(
         f"nix-audit: reported {sent.packages} packages as {hostname} ({state} {sent.closure[:12]})"
     )

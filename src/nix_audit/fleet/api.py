@@ -5,17 +5,19 @@ Read-only views of hosts, CVEs and packages are in ``api_views``; pages in ``pag
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from nix_audit.errors import TriageError
 from nix_audit.fleet.central_triage import (
+    MAX_DOCUMENT_BYTES,
     DocumentKind,
     UnknownDocumentError,
     delete_document,
@@ -23,9 +25,17 @@ from nix_audit.fleet.central_triage import (
     put_document,
 )
 from nix_audit.fleet.evaluation import index_generation
-from nix_audit.fleet.protocol import MAX_BODY_BYTES, HostReport, ReportTooLarge, decode_report
+from nix_audit.fleet.protocol import (
+    MAX_BODY_BYTES,
+    MAX_REPORT_BYTES,
+    ClosureUpload,
+    HostReport,
+    ReportTooLarge,
+    decode_closure,
+    decode_report,
+)
 from nix_audit.fleet.registry import DEFAULT_INTERVAL, SESSION_LIFETIME, Host
-from nix_audit.fleet.reports import record_report
+from nix_audit.fleet.reports import closure_known, record_report, store_closure
 from nix_audit.fleet.security import admin_for_api, registry_of, reporting_host
 from nix_audit.fleet.tables import closures, host_status, hosts
 
@@ -40,53 +50,90 @@ class ReportAccepted:
     report_id: int
     host: str
     closure: str  # sha256 of the closure's packages
-    new_closure: bool  # the server had not seen this closure before
     matched: bool  # already matched against the current index
 
 
-_REPORT_SCHEMA = msgspec.json.schema(HostReport)
+@dataclass(frozen=True, slots=True)
+class ClosureStored:
+    closure: str
+    stored: bool  # False: the server had it already (from another host, say)
+
+
+def _inline_schema(kind: type) -> dict[str, Any]:
+    """A message's JSON schema with its definitions inlined (OpenAPI cannot see ``$defs``)."""
+    schema: dict[str, Any] = msgspec.json.schema(kind)
+    definitions = schema.pop("$defs", {})
+    text = json.dumps(schema)
+    for name, definition in definitions.items():
+        text = text.replace(json.dumps({"$ref": f"#/$defs/{name}"}), json.dumps(definition))
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def _body(kind: type, description: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _inline_schema(kind)}},
+            "description": description,
+        }
+    }
 
 
 @router.post(
     "/reports",
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Submit a host's closure (host token)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _REPORT_SCHEMA}},
-            "description": "A HostReport; may be sent with Content-Encoding: gzip.",
-        }
-    },
-    responses={400: {}, 401: {}, 403: {}, 413: {}},
+    summary="Report which closure a host runs (host token)",
+    openapi_extra=_body(HostReport, "Answered 409 when the closure must be uploaded first."),
+    responses={400: {}, 401: {}, 403: {}, 409: {}, 413: {}},
 )
 async def submit_report(
     request: Request, host: Annotated[Host, Depends(reporting_host)]
 ) -> ReportAccepted:
-    body = await _capped_body(request)
-    gzipped = request.headers.get("content-encoding", "").lower() == "gzip"
-    report = decode_report(body, gzipped=gzipped)
+    report = decode_report(await _capped_body(request, MAX_REPORT_BYTES))
     state = request.app.state.fleet
     receipt = await run_in_threadpool(
         record_report, state.database, host, report, generation=state.evaluator.generation
     )
     state.evaluator.wake()
-    return ReportAccepted(
-        receipt.report_id, host.name, receipt.closure, receipt.new_closure, receipt.matched
-    )
+    return ReportAccepted(receipt.report_id, host.name, receipt.closure, receipt.matched)
 
 
-async def _capped_body(request: Request) -> bytes:
-    """The body, refused once it passes the limit (never read whole into memory first)."""
+@router.put(
+    "/closures/{digest}",
+    summary="Upload a closure's packages (host token; gzip-compressed JSON welcome)",
+    openapi_extra=_body(ClosureUpload, "Packages whose closure_digest is DIGEST."),
+    responses={400: {}, 401: {}, 413: {}},
+)
+async def upload_closure(
+    request: Request,
+    digest: Annotated[str, Path(pattern="^[0-9a-f]{64}$")],
+    _host: Annotated[Host, Depends(reporting_host)],
+) -> ClosureStored:
+    state = request.app.state.fleet
+    # One upload per digest at a time: hosts of one new closure reporting together send it
+    # together, and all but the first find it stored and skip decoding (bench/fleet).
+    async with state.closure_gate(digest):
+        if await run_in_threadpool(closure_known, state.database, digest):
+            return ClosureStored(digest, stored=False)
+        body = await _capped_body(request, MAX_BODY_BYTES)
+        gzipped = request.headers.get("content-encoding", "").lower() == "gzip"
+        upload = decode_closure(body, gzipped=gzipped)
+        stored = await run_in_threadpool(store_closure, state.database, digest, upload)
+    return ClosureStored(digest, stored=stored)
+
+
+async def _capped_body(request: Request, limit: int) -> bytes:
+    """The body, refused once it passes ``limit`` (never read whole into memory first)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ReportTooLarge(f"report body of {declared} bytes is over the {MAX_BODY_BYTES} limit")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ReportTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ReportTooLarge(f"report body is over the {MAX_BODY_BYTES}-byte limit")
+        if size > limit:
+            raise ReportTooLarge(f"body is over the {limit}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -245,7 +292,7 @@ async def upload_triage(
     _admin: Admin,
     host: Annotated[list[str] | None, Query(description="Apply only to these hosts")] = None,
 ) -> TriageDocumentInfo:
-    body = await _capped_body(request)
+    body = await _capped_body(request, MAX_DOCUMENT_BYTES)
     try:
         content = body.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -7,10 +7,11 @@ the index updater (``db update`` on a schedule, which wakes the evaluator in tur
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -25,7 +26,7 @@ from nix_audit.fleet.database import FleetDatabase, FleetDatabaseError, migrate
 from nix_audit.fleet.evaluation import Evaluator
 from nix_audit.fleet.protocol import ProtocolError, ReportTooLarge
 from nix_audit.fleet.registry import HostRegistry, RegistryError, UnknownHostError
-from nix_audit.fleet.reports import ForeignHostError
+from nix_audit.fleet.reports import ForeignHostError, UnknownClosureError
 from nix_audit.fleet.security import LoginRequired
 from nix_audit.fleet.updater import IndexUpdater
 
@@ -43,10 +44,26 @@ class FleetState:
     registry: HostRegistry
     evaluator: Evaluator
     updater: IndexUpdater | None
+    _gates: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict)
 
     @property
     def index_path(self) -> Path:
         return self.config.db_dir / INDEX_FILE
+
+    @asynccontextmanager
+    async def closure_gate(self, digest: str) -> AsyncIterator[None]:
+        """Serialise uploads of one digest (the lock goes when its last user leaves)."""
+        lock, users = self._gates.get(digest, (asyncio.Lock(), 0))
+        self._gates[digest] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._gates[digest]
+            if users == 1:
+                del self._gates[digest]
+            else:
+                self._gates[digest] = (lock, users - 1)
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -106,6 +123,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 # Library errors -> HTTP statuses, in one place (as cli.py maps them to exit codes).
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ForeignHostError, 403),
+    (UnknownClosureError, 409),
     (ReportTooLarge, 413),
     (ProtocolError, 400),
     (UnknownHostError, 404),
@@ -127,4 +145,7 @@ def _error_handlers(app: FastAPI) -> None:
         code = next(code for kind, code in _STATUS if isinstance(exc, kind))
         if code >= 500:
             log.error("request failed: %s", exc)
-        return JSONResponse({"detail": str(exc).splitlines()[0]}, status_code=code)
+        body = {"detail": str(exc).splitlines()[0]}
+        if isinstance(exc, UnknownClosureError):
+            body["upload"] = f"/api/v1/closures/{exc.digest}"
+        return JSONResponse(body, status_code=code)

@@ -11,14 +11,25 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nix_audit.errors import FeedError, NixAuditError
-from nix_audit.fleet.protocol import HostReport, encode_report, from_package, gzip_body
+from nix_audit.fleet.protocol import (
+    ClosureUpload,
+    HostReport,
+    closure_digest,
+    encode,
+    from_package,
+    gzip_body,
+)
 from nix_audit.pipeline import ScanOptions, collect_packages, make_sources
 from nix_audit.sources.store import ClosureMode
 from nix_audit.sources.system import SYSTEM_ROOTS
 
-__all__ = ["ReportError", "ReportSent", "collect_report", "send_report"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["HostState", "ReportError", "ReportSent", "collect_report", "send_report"]
 
 
 class ReportError(NixAuditError):
@@ -31,25 +42,35 @@ class ReportSent:
 
     packages: int
     closure: str
-    new_closure: bool
+    uploaded: bool  # the server did not know the closure, so its packages were sent
     matched: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HostState:
+    """What a report says of this host: the report, and the closure it names."""
+
+    report: HostReport
+    closure: ClosureUpload
 
 
 def collect_report(
     hostname: str, paths: Sequence[str] = (), *, buildtime: bool = False
-) -> HostReport:
+) -> HostState:
     """This host's report: the runtime closure of ``paths``, or of the NixOS system."""
     mode = ClosureMode.BUILDTIME if buildtime else ClosureMode.RUNTIME
     options = ScanOptions(paths=tuple(paths), system=not paths, mode=mode)
     packages, _skipped = collect_packages(make_sources(options))
+    closure = ClosureUpload(packages=tuple(from_package(p) for p in packages))
     system = _system_path(paths)
-    return HostReport(
+    report = HostReport(
         hostname=hostname,
-        packages=[from_package(p) for p in packages],
+        closure=closure_digest(closure.packages),
         system=system,
         nixos_version=_nixos_version(system),
         closure_kind="runtime+buildtime" if buildtime else "runtime",
     )
+    return HostState(report, closure)
 
 
 def _system_path(paths: Sequence[str]) -> str | None:
@@ -76,30 +97,48 @@ def _nixos_version(system: str | None) -> str | None:
         return None
 
 
-def send_report(
-    server: str, token: str, report: HostReport, *, timeout: float = 60.0
-) -> ReportSent:
-    """POST the report (gzip-compressed); ``ReportError`` with one line on any failure."""
-    from nix_audit.advisories.http import http_client, translated_errors
+def send_report(server: str, token: str, state: HostState, *, timeout: float = 60.0) -> ReportSent:
+    """Report; upload the closure when the server asks for it (409), then report again.
 
-    url = server.rstrip("/") + "/api/v1/reports"
-    body = gzip_body(encode_report(report))
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        "Content-Encoding": "gzip",
-    }
+    Raises ``ReportError`` with one line on any failure.
+    """
+    from nix_audit.advisories.http import http_client
+
+    base = server.rstrip("/") + "/api/v1"
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with http_client(timeout) as client:
+        client.headers.update(headers)
+        answer = _call(client, "POST", f"{base}/reports", encode(state.report), (202, 409))
+        uploaded = answer.status_code == 409
+        if uploaded:
+            body = gzip_body(encode(state.closure))
+            url = f"{base}/closures/{state.report.closure}"
+            _call(client, "PUT", url, body, (200,), {"Content-Encoding": "gzip"})
+            answer = _call(client, "POST", f"{base}/reports", encode(state.report), (202,))
+    receipt = answer.json()
+    return ReportSent(
+        len(state.closure.packages), state.report.closure, uploaded, receipt["matched"]
+    )
+
+
+def _call(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    body: bytes,
+    expected: tuple[int, ...],
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    from nix_audit.advisories.http import translated_errors
+
     try:
-        with http_client(timeout) as client, translated_errors(url, timeout):
-            response = client.post(url, content=body, headers=headers)
+        with translated_errors(url, client.timeout.read):
+            response = client.request(method, url, content=body, headers=headers)
     except FeedError as e:
         raise ReportError(str(e)) from e
-    if response.status_code != 202:
+    if response.status_code not in expected:
         raise ReportError(f"{url}: HTTP {response.status_code}: {_detail(response.text)}")
-    answer = response.json()
-    return ReportSent(
-        len(report.packages), answer["closure"], answer["new_closure"], answer["matched"]
-    )
+    return response
 
 
 def _detail(text: str) -> str:

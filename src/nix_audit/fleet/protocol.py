@@ -1,13 +1,17 @@
-"""What ``nix-audit report`` sends to the fleet server: one host, one closure (issue #7).
+"""What ``nix-audit report`` sends to the fleet server (issue #7), in two parts.
 
-The body is JSON, optionally gzip-compressed (``Content-Encoding: gzip``). Each package is the
-scanner's own :class:`~nix_audit.models.Package` as the host's sources produced it (name and
-version from the derivation, CVE-named patches, source URLs), so the server's matcher sees
-exactly what a local ``scan`` would, while the host needs no advisory data.
+1. ``POST /api/v1/reports`` with a :class:`HostReport`: who the host is, which system it runs,
+   and the *digest* of its closure. A few hundred bytes.
+2. Only when the server answers 409 (it has never seen that closure):
+   ``PUT /api/v1/closures/<digest>`` with a :class:`ClosureUpload`, the closure's packages
+   (gzip-compressed JSON), then the report again.
 
-A closure's digest is a hash of its canonical package list: Nix paths are content-addressed,
-so hosts deployed from the same system closure send the same digest, and the server stores
-and matches that closure once.
+Nix paths are content-addressed, so hosts deployed from one system closure have one digest:
+the server receives, stores and matches each closure once, and the daily report of a host
+whose closure did not change costs one small request. Each package is the scanner's own
+:class:`~nix_audit.models.Package` as the host's sources read it (name and version from the
+derivation, CVE-named patches, source URLs), so the server's matcher sees exactly what a local
+``scan`` would, while the host needs no advisory data.
 """
 
 from __future__ import annotations
@@ -15,67 +19,88 @@ from __future__ import annotations
 import gzip
 import hashlib
 import zlib
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
+from msgspec import Meta
 
 from nix_audit.errors import NixAuditError
 from nix_audit.models import Closure, IdentifiedFrom, Package
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_DECODED_BYTES",
     "MAX_PACKAGES",
+    "MAX_REPORT_BYTES",
+    "ClosureUpload",
     "HostReport",
     "ProtocolError",
     "ReportTooLarge",
     "ReportedPackage",
     "closure_digest",
+    "decode_closure",
     "decode_report",
-    "encode_report",
+    "encode",
     "from_package",
     "gzip_body",
     "to_package",
 ]
 
-#: Limits a report must respect (issue #7, "request size limits"). A NixOS desktop closure
-#: has 3,000 to 6,000 store paths, whose report is about 0.5 MB of JSON; the limits leave room
-#: for a build-time closure ten times that size and no more.
-MAX_BODY_BYTES = 16 * 1024 * 1024  # on the wire, compressed or not
+#: Limits (issue #7, "request size limits"). A NixOS desktop closure has 3,000 to 6,000 store
+#: paths, about 0.5 MB of JSON; the limits leave room for a build-time closure ten times that.
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a closure upload on the wire, compressed or not
 MAX_DECODED_BYTES = 64 * 1024 * 1024  # after gzip: a small body must not inflate without end
+MAX_REPORT_BYTES = 64 * 1024  # a report is a few hundred bytes
 MAX_PACKAGES = 100_000
-MAX_TEXT = 4096  # any single string: a store path is at most 211 + len(store dir) bytes
+
+_Text = Annotated[str, Meta(max_length=4096)]  # a store path is at most 211 + store dir bytes
+_Texts = Annotated[tuple[_Text, ...], Meta(max_length=1000)]
+_Digest = Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]
+_T = TypeVar("_T")
+_IdentifiedFrom = Literal["derivation", "store-path-name", "metadata"]
 
 
 class ProtocolError(NixAuditError):
-    """A report that cannot be accepted: malformed, too large or inconsistent."""
+    """A report or upload that cannot be accepted: malformed, too large or inconsistent."""
 
 
 class ReportTooLarge(ProtocolError):
-    """A report over the size limits (answered 413)."""
+    """A body over the size limits (answered 413)."""
 
 
-class ReportedPackage(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+# gc=False and tuples: a closure upload is 3,000 structs of strings, which cannot form cycles;
+# tracked by the cyclic collector, they cost more to collect than to decode (bench/fleet).
+class ReportedPackage(
+    msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True, gc=False
+):
     """One package of the host's closure, as the host's scanner read it."""
 
-    name: str
-    pname: str
-    version: str
-    store_path: str | None = None
-    derivation: str | None = None
+    name: _Text
+    pname: _Text
+    version: _Text
+    store_path: _Text | None = None
+    derivation: _Text | None = None
     buildtime: bool = False
-    patched_cves: list[str] = msgspec.field(default_factory=list)
-    source_urls: list[str] = msgspec.field(default_factory=list)
-    cpes: list[str] = msgspec.field(default_factory=list)
-    identified_from: str = IdentifiedFrom.DERIVATION.value
+    patched_cves: _Texts = ()
+    source_urls: _Texts = ()
+    cpes: _Texts = ()
+    identified_from: _IdentifiedFrom = "derivation"
+
+
+class ClosureUpload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A closure's packages (``PUT /api/v1/closures/<digest>``)."""
+
+    packages: Annotated[tuple[ReportedPackage, ...], Meta(max_length=MAX_PACKAGES)]
 
 
 class HostReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A host's report: who it is, which system it runs, and that system's packages."""
+    """A host's report (``POST /api/v1/reports``): who, which system, which closure."""
 
-    hostname: str
-    packages: list[ReportedPackage]
-    system: str | None = None  # the system's store path (/run/current-system's target)
-    nixos_version: str | None = None
-    closure_kind: str = "runtime"  # "runtime", or "runtime+buildtime" with --buildtime
+    hostname: Annotated[str, Meta(min_length=1, max_length=253)]
+    closure: _Digest  # closure_digest of its packages
+    system: _Text | None = None  # the system's store path (/run/current-system's target)
+    nixos_version: Annotated[str, Meta(max_length=100)] | None = None
+    closure_kind: Literal["runtime", "runtime+buildtime"] = "runtime"
 
 
 def from_package(package: Package) -> ReportedPackage:
@@ -87,9 +112,9 @@ def from_package(package: Package) -> ReportedPackage:
         store_path=package.store_path,
         derivation=package.derivation,
         buildtime=package.closure is Closure.BUILDTIME,
-        patched_cves=sorted(package.patched_cves),
-        source_urls=list(package.source_urls),
-        cpes=list(package.cpes),
+        patched_cves=tuple(sorted(package.patched_cves)),
+        source_urls=package.source_urls,
+        cpes=package.cpes,
         identified_from=package.identified_from.value,
     )
 
@@ -104,35 +129,45 @@ def to_package(reported: ReportedPackage) -> Package:
         store_path=reported.store_path,
         closure=Closure.BUILDTIME if reported.buildtime else Closure.RUNTIME,
         patched_cves=frozenset(reported.patched_cves),
-        source_urls=tuple(reported.source_urls),
-        cpes=tuple(reported.cpes),
+        source_urls=reported.source_urls,
+        cpes=reported.cpes,
         identified_from=IdentifiedFrom(reported.identified_from),
     )
 
 
 _ENCODER = msgspec.json.Encoder()
-_DECODER = msgspec.json.Decoder(HostReport)
+_REPORT = msgspec.json.Decoder(HostReport)
+_CLOSURE = msgspec.json.Decoder(ClosureUpload)
 
 
-def encode_report(report: HostReport) -> bytes:
-    """The report's JSON body."""
-    return _ENCODER.encode(report)
+def encode(message: HostReport | ClosureUpload) -> bytes:
+    """A message's JSON body."""
+    return _ENCODER.encode(message)
 
 
-def decode_report(body: bytes, *, gzipped: bool = False) -> HostReport:
-    """Parse and check a report body; raises :class:`ProtocolError` with a one-line reason."""
+def decode_report(body: bytes) -> HostReport:
+    """Parse and check a report; raises :class:`ProtocolError` with a one-line reason."""
+    if len(body) > MAX_REPORT_BYTES:
+        raise ReportTooLarge(f"report is {len(body)} bytes, more than {MAX_REPORT_BYTES}")
+    return _decode(_REPORT, body, "report")
+
+
+def decode_closure(body: bytes, *, gzipped: bool = False) -> ClosureUpload:
+    """Parse and check a closure upload (maybe gzip-compressed)."""
     if len(body) > MAX_BODY_BYTES:
-        raise ReportTooLarge(f"report body is {len(body)} bytes, more than {MAX_BODY_BYTES}")
-    if gzipped:
-        body = _gunzip(body)
+        raise ReportTooLarge(f"closure is {len(body)} bytes, more than {MAX_BODY_BYTES}")
+    return _decode(_CLOSURE, _gunzip(body) if gzipped else body, "closure")
+
+
+def _decode(decoder: msgspec.json.Decoder[_T], body: bytes, what: str) -> _T:
     try:
-        report = _DECODER.decode(body)
+        return decoder.decode(body)
     except msgspec.ValidationError as e:
-        raise ProtocolError(f"invalid report: {e}") from e
+        if "length <= " + str(MAX_PACKAGES) in str(e):
+            raise ReportTooLarge(f"{what} has more than {MAX_PACKAGES} packages") from e
+        raise ProtocolError(f"invalid {what}: {e}") from e
     except msgspec.DecodeError as e:
-        raise ProtocolError(f"report is not JSON: {e}") from e
-    _check_limits(report)
-    return report
+        raise ProtocolError(f"{what} is not JSON: {e}") from e
 
 
 def _gunzip(body: bytes) -> bytes:
@@ -140,45 +175,25 @@ def _gunzip(body: bytes) -> bytes:
     try:
         data = decompressor.decompress(body, MAX_DECODED_BYTES + 1)
     except zlib.error as e:
-        raise ProtocolError(f"report body is not valid gzip: {e}") from e
+        raise ProtocolError(f"body is not valid gzip: {e}") from e
     if len(data) > MAX_DECODED_BYTES:
-        raise ReportTooLarge(f"report inflates to more than {MAX_DECODED_BYTES} bytes")
+        raise ReportTooLarge(f"body inflates to more than {MAX_DECODED_BYTES} bytes")
     if not decompressor.eof:
-        raise ProtocolError("report body is truncated gzip")
+        raise ProtocolError("body is truncated gzip")
     if decompressor.unused_data:
-        raise ProtocolError("report body has data after its gzip stream")
+        raise ProtocolError("body has data after its gzip stream")
     return data
 
 
-def _check_limits(report: HostReport) -> None:
-    if len(report.packages) > MAX_PACKAGES:
-        raise ReportTooLarge(
-            f"report has {len(report.packages)} packages, more than {MAX_PACKAGES}"
-        )
-    if not report.hostname or len(report.hostname) > 253:
-        raise ProtocolError("report hostname must have 1 to 253 characters")
-    for item in report.packages:
-        for text in (item.name, item.store_path or "", item.derivation or ""):
-            if len(text) > MAX_TEXT:
-                raise ProtocolError(f"report has a name or path longer than {MAX_TEXT} characters")
-        try:
-            IdentifiedFrom(item.identified_from)
-        except ValueError:
-            raise ProtocolError(
-                f"package {item.name!r}: unknown identified_from {item.identified_from!r}"
-            ) from None
-
-
-def closure_digest(report: HostReport) -> str:
+def closure_digest(packages: tuple[ReportedPackage, ...] | list[ReportedPackage]) -> str:
     """sha256 of the canonical (sorted, re-encoded) package list: equal closures, equal digests."""
-    canonical = sorted(_ENCODER.encode(p) for p in report.packages)
     digest = hashlib.sha256()
-    for item in canonical:
+    for item in sorted(_ENCODER.encode(p) for p in packages):
         digest.update(item)
         digest.update(b"\n")
     return digest.hexdigest()
 
 
 def gzip_body(body: bytes) -> bytes:
-    """Reports go compressed: store paths share long prefixes and compress about 5:1."""
+    """Closures go compressed: store paths share long prefixes and compress about 5:1."""
     return gzip.compress(body, compresslevel=5)

@@ -1,4 +1,4 @@
-"""Accepting a host's report: store its closure once per digest, point the host at it."""
+"""Accepting a host's report and, once per digest, a closure's packages (issue #7)."""
 
 from __future__ import annotations
 
@@ -10,44 +10,109 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from nix_audit.fleet.database import FleetDatabase
-from nix_audit.fleet.protocol import HostReport, ProtocolError, ReportedPackage, closure_digest
+from nix_audit.fleet.protocol import (
+    ClosureUpload,
+    HostReport,
+    ProtocolError,
+    ReportedPackage,
+    closure_digest,
+)
 from nix_audit.fleet.registry import Host
 from nix_audit.fleet.tables import closure_packages, closures, hosts, reports
 
-__all__ = ["ForeignHostError", "ReportReceipt", "record_report"]
+__all__ = [
+    "ForeignHostError",
+    "ReportReceipt",
+    "UnknownClosureError",
+    "closure_known",
+    "record_report",
+    "store_closure",
+]
 
 
 class ForeignHostError(ProtocolError):
-    """A token used to report for a host that is not its own (issue #7)."""
+    """A token used to report for a host that is not its own (answered 403)."""
+
+
+class UnknownClosureError(ProtocolError):
+    """A report of a closure the server has not received yet (answered 409: upload it)."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"closure {digest} is unknown here: upload its packages first")
+        self.digest = digest
 
 
 @dataclass(frozen=True, slots=True)
 class ReportReceipt:
-    """What the server answers: the stored report and whether its closure was new."""
+    """What the server answers: the stored report, and whether its closure is matched."""
 
     report_id: int
     closure: str  # the digest
-    new_closure: bool
-    matched: bool  # the closure already has findings from the current index
+    matched: bool  # already matched against the current index
+
+
+def closure_known(database: FleetDatabase, digest: str) -> bool:
+    with database.reading() as c:
+        return (
+            c.execute(select(closures.c.id).where(closures.c.digest == digest)).first() is not None
+        )
+
+
+def store_closure(database: FleetDatabase, digest: str, upload: ClosureUpload) -> bool:
+    """Store a closure's packages under their digest; False when it was there already.
+
+    Raises :class:`ProtocolError` when the packages do not hash to ``digest`` (the digest
+    names the content; a host cannot file packages under another closure's name).
+    """
+    actual = closure_digest(upload.packages)
+    if actual != digest:
+        raise ProtocolError(f"the packages hash to {actual}, not to {digest}")
+    with database.writing() as c:
+        return _insert_closure(c, digest, upload.packages, datetime.now(UTC))
+
+
+def _insert_closure(
+    c: Connection, digest: str, packages: tuple[ReportedPackage, ...], now: datetime
+) -> bool:
+    """``ON CONFLICT DO NOTHING``: two hosts uploading the same new closure at once both
+    succeed, and only the first stores the packages (on PostgreSQL the second waits for the
+    first's commit on the unique index, then finds the row)."""
+    insert_ = (postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert)(closures)
+    inserted = c.execute(
+        insert_.values(digest=digest, package_count=len(packages), created_at=now)
+        .on_conflict_do_nothing(index_elements=["digest"])
+        .returning(closures.c.id)
+    ).scalar()
+    if inserted is None:
+        return False
+    if packages:
+        c.execute(insert(closure_packages), [_row(inserted, i, p) for i, p in enumerate(packages)])
+    return True
 
 
 def record_report(
     database: FleetDatabase, host: Host, report: HostReport, *, generation: str | None
 ) -> ReportReceipt:
-    """Store one report of ``host``; raises :class:`ForeignHostError` for another host's name."""
+    """Store one report of ``host``; raises :class:`ForeignHostError` for another host's
+    name and :class:`UnknownClosureError` for a closure not uploaded yet."""
     if report.hostname != host.name:
         raise ForeignHostError(
             f"this token belongs to host {host.name!r}, not to {report.hostname!r}"
         )
-    digest = closure_digest(report)
     now = datetime.now(UTC)
     with database.writing() as c:
-        closure_id, new = _closure_id(c, digest, report.packages, now)
+        closure = c.execute(
+            select(closures.c.id, closures.c.matched_generation).where(
+                closures.c.digest == report.closure
+            )
+        ).first()
+        if closure is None:
+            raise UnknownClosureError(report.closure)
         report_id = c.execute(
             insert(reports)
             .values(
                 host_id=host.id,
-                closure_id=closure_id,
+                closure_id=closure.id,
                 received_at=now,
                 system=report.system,
                 nixos_version=report.nixos_version,
@@ -60,34 +125,8 @@ def record_report(
             .where(hosts.c.id == host.id)
             .values(last_report_at=now, current_report_id=report_id)
         )
-        matched = c.execute(
-            select(closures.c.matched_generation).where(closures.c.id == closure_id)
-        ).scalar()
-    return ReportReceipt(report_id, digest, new, generation is not None and matched == generation)
-
-
-def _closure_id(
-    c: Connection, digest: str, packages: list[ReportedPackage], now: datetime
-) -> tuple[int, bool]:
-    """The closure's id, inserting it with its packages when the digest is new.
-
-    ``ON CONFLICT DO NOTHING``: two hosts sending the same new closure at once both succeed,
-    and only the first stores the packages (on PostgreSQL the second waits for the first's
-    commit on the unique index, then finds the row).
-    """
-    insert_ = (postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert)(closures)
-    inserted = c.execute(
-        insert_.values(digest=digest, package_count=len(packages), created_at=now)
-        .on_conflict_do_nothing(index_elements=["digest"])
-        .returning(closures.c.id)
-    ).scalar()
-    if inserted is None:
-        return c.execute(
-            select(closures.c.id).where(closures.c.digest == digest)
-        ).scalar_one(), False
-    if packages:
-        c.execute(insert(closure_packages), [_row(inserted, i, p) for i, p in enumerate(packages)])
-    return inserted, True
+    matched = generation is not None and closure.matched_generation == generation
+    return ReportReceipt(report_id, report.closure, matched)
 
 
 def _row(closure_id: int, idx: int, p: ReportedPackage) -> dict[str, object]:

@@ -30,7 +30,14 @@ from _corpus import NIXPKGS_FILE
 
 from nix_audit.derivation.names import parse_drv_name, store_path_name
 from nix_audit.derivation.package import is_source_name
-from nix_audit.fleet.protocol import HostReport, ReportedPackage, encode_report, gzip_body
+from nix_audit.fleet.protocol import (
+    ClosureUpload,
+    HostReport,
+    ReportedPackage,
+    closure_digest,
+    encode,
+    gzip_body,
+)
 from nix_audit.sources.store import strip_output
 
 __all__ = [
@@ -38,8 +45,9 @@ __all__ = [
     "Closure",
     "ServedFleet",
     "build_closures",
+    "closure_bodies",
     "free_port",
-    "host_bodies",
+    "host_reports",
     "postgres_cluster",
     "py_spy",
     "serve",
@@ -65,10 +73,12 @@ _CORE_PNAMES = frozenset(_CORE_PNAME_LIST.split())
 
 @dataclass(frozen=True, slots=True)
 class Closure:
-    """One simulated system: its packages (as a binary-cache host reports them) and path."""
+    """One simulated system: its packages (as a binary-cache host reports them), their
+    ``closure_digest`` and the system's store path."""
 
     system: str
-    packages: list[ReportedPackage]
+    packages: tuple[ReportedPackage, ...]
+    digest: str
 
 
 def _runtime_paths(shared: Path) -> tuple[dict[str, ReportedPackage], set[str]]:
@@ -128,30 +138,34 @@ def build_closures(
     closures = []
     for number in range(count):
         chosen = common + rng.sample(others, varying)
-        listed = sorted((packages[p] for p in chosen), key=lambda p: (p.name, p.store_path or ""))
+        listed = tuple(
+            sorted((packages[p] for p in chosen), key=lambda p: (p.name, p.store_path or ""))
+        )
         system = f"/nix/store/{secrets.token_hex(16)}-nixos-system-bench-{number}-26.05"
-        closures.append(Closure(system, listed))
+        closures.append(Closure(system, listed, closure_digest(listed)))
     return closures
 
 
-def host_bodies(names: list[str], closures: list[Closure]) -> list[bytes]:
-    """The gzip body each host sends: host i runs closure i % len(closures).
-
-    The host's name is part of the report, so each host has a body of its own; the package
-    list is encoded once per closure and spliced (the same bytes ``encode_report`` gives)."""
-    encoded = []
-    for closure in closures:
-        body = encode_report(
-            HostReport("\0", closure.packages, closure.system, "26.05.20260301.0000000")
+def host_reports(names: list[str], closures: list[Closure]) -> list[bytes]:
+    """The report each host posts (``POST /api/v1/reports``, plain JSON, as ``send_report``
+    sends it): host i runs closure i % len(closures) and names it by its digest."""
+    return [
+        encode(
+            HostReport(
+                hostname=name,
+                closure=closures[i % len(closures)].digest,
+                system=closures[i % len(closures)].system,
+                nixos_version="26.05.20260301.0000000",
+            )
         )
-        head, _, tail = body.partition(b'"\\u0000"')
-        assert head == b'{"hostname":', head
-        encoded.append((head, tail))
-    bodies = []
-    for i, name in enumerate(names):
-        head, tail = encoded[i % len(closures)]
-        bodies.append(gzip_body(head + json.dumps(name).encode() + tail))
-    return bodies
+        for i, name in enumerate(names)
+    ]
+
+
+def closure_bodies(closures: list[Closure]) -> list[bytes]:
+    """Each closure's upload (``PUT /api/v1/closures/<digest>``): its gzip-compressed
+    ``ClosureUpload``, as ``send_report`` sends it on a 409."""
+    return [gzip_body(encode(ClosureUpload(packages=c.packages))) for c in closures]
 
 
 # --- processes ------------------------------------------------------------------------------

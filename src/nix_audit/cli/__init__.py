@@ -1,8 +1,9 @@
 """Command line: flags -> options -> pipeline -> report -> exit code.
 
-The only module that prints or exits. Exit codes follow the monitoring-plugin convention
-(Nagios plugin guidelines): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Every failure of the tool
-itself, including a usage error, is 3, so that it can never be read as a scan result.
+The only package that prints or exits: this module and its command modules (scan, db,
+fleet). Exit codes follow the monitoring-plugin convention (Nagios plugin guidelines): 0 OK,
+1 WARNING, 2 CRITICAL, 3 UNKNOWN. Every failure of the tool itself, including a usage error,
+is 3, so that it can never be read as a scan result.
 """
 
 from __future__ import annotations

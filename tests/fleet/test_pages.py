@@ -9,6 +9,7 @@ has CVE-2016-5419 (no score); zlib-1.2.11 is past CVE-2016-9840's range.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from nix_audit.fleet.protocol import ClosureUpload, ReportedPackage, closure_digest, encode
 from nix_audit.fleet.security import SESSION_COOKIE
 from tests.helpers.fleet_server import ADMIN, RunningFleet, running_fleet
 from tests.helpers.nix_store import NixFixtureStore
@@ -185,7 +187,8 @@ def test_overview_host_cve_and_package_pages_show_the_reports(reported: Reported
              curl],
         ]  # fmt: skip
         history = rows(host.text, "history")
-        assert [r[2:] for r in history] == [["closure changed", "", "", "runtime"]]
+        system = os.path.realpath(store.links["system"])  # a NixOS system's top level
+        assert [r[2:] for r in history] == [["closure changed", "", system, "runtime"]]
 
         cve = client.get("/cves/CVE-2014-0160")
         assert [r[:5] for r in rows(cve.text, "cve-hosts")] == [
@@ -250,17 +253,24 @@ def test_logout_ends_the_session(fleet: RunningFleet) -> None:
 
 def test_text_from_reports_is_escaped_never_markup(fleet: RunningFleet) -> None:
     token = fleet.add_host("evil")
+    auth = {"Authorization": f"Bearer {token}"}
     hostile = '<img src=x onerror="alert(1)">'
+    closure = ClosureUpload(
+        (ReportedPackage(name=f"{hostile}-1.0", pname=hostile, version="1.0<script>"),)
+    )
+    digest = closure_digest(closure.packages)
     body = {
         "hostname": "evil",
+        "closure": digest,
         "system": f"/nix/store/{'c' * 32}-{hostile}",
         "nixos_version": "<b>24.05</b>",
-        "packages": [{"name": f"{hostile}-1.0", "pname": hostile, "version": "1.0<script>"}],
     }
-    sent = httpx.post(
-        f"{fleet.url}/api/v1/reports", json=body, headers={"Authorization": f"Bearer {token}"}
+    uploaded = httpx.put(
+        f"{fleet.url}/api/v1/closures/{digest}", content=encode(closure), headers=auth
     )
-    assert sent.status_code == 202
+    assert uploaded.status_code == 200, uploaded.text
+    sent = httpx.post(f"{fleet.url}/api/v1/reports", json=body, headers=auth)
+    assert sent.status_code == 202, sent.text
     with browser(fleet) as client:
         log_in(client)
         pages = [client.get("/"), client.get("/hosts/evil"), client.get(f"/packages/{hostile}")]

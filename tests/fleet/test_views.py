@@ -21,9 +21,9 @@ from nix_audit.fleet.central_triage import DocumentKind, put_document
 from nix_audit.fleet.chart import DEFAULT_BOX, nice_ceiling, trend_chart
 from nix_audit.fleet.database import FleetDatabase
 from nix_audit.fleet.evaluation import Evaluator
-from nix_audit.fleet.protocol import HostReport, ReportedPackage, closure_digest
+from nix_audit.fleet.protocol import ClosureUpload, HostReport, ReportedPackage, closure_digest
 from nix_audit.fleet.registry import HostRegistry, UnknownHostError
-from nix_audit.fleet.reports import record_report
+from nix_audit.fleet.reports import closure_known, record_report, store_closure
 from nix_audit.fleet.views import (
     CveHost,
     HostFinding,
@@ -129,12 +129,16 @@ class Fleet:
     passes: int = 0
 
     def report(self, name: str, packages: list[ReportedPackage]) -> str:
+        """What ``nix-audit report`` does: upload the closure if the server lacks it, report."""
         host = next(h for h in HostRegistry(self.database).hosts() if h.name == name)
+        digest = closure_digest(packages)
+        if not closure_known(self.database, digest):
+            assert store_closure(self.database, digest, ClosureUpload(tuple(packages)))
         report = HostReport(
-            hostname=name, packages=packages, system=f"/nix/store/{'c' * 32}-nixos-system-{name}"
+            hostname=name, closure=digest, system=f"/nix/store/{'c' * 32}-nixos-system-{name}"
         )
-        record_report(self.database, host, report, generation=None)
-        return closure_digest(report)
+        assert record_report(self.database, host, report, generation=None).closure == digest
+        return digest
 
     def evaluate(self) -> datetime:
         at = self.start + timedelta(minutes=self.passes)

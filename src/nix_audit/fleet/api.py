@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
@@ -35,9 +35,19 @@ from nix_audit.fleet.protocol import (
     decode_report,
 )
 from nix_audit.fleet.registry import DEFAULT_INTERVAL, SESSION_LIFETIME, Host
-from nix_audit.fleet.reports import closure_known, record_report, store_closure
+from nix_audit.fleet.reports import (
+    ReportReceipt,
+    UnknownClosureError,
+    closure_known,
+    record_report,
+    store_closure,
+)
 from nix_audit.fleet.security import admin_for_api, registry_of, reporting_host
 from nix_audit.fleet.tables import closures, host_status, hosts
+from nix_audit.fleet.uploads import wait_for
+
+if TYPE_CHECKING:
+    from nix_audit.fleet.app import FleetState
 
 __all__ = ["router"]
 
@@ -92,11 +102,22 @@ async def submit_report(
 ) -> ReportAccepted:
     report = decode_report(await _capped_body(request, MAX_REPORT_BYTES))
     state = request.app.state.fleet
-    receipt = await run_in_threadpool(
-        record_report, state.database, host, report, generation=state.evaluator.generation
-    )
+    try:
+        receipt = await _record(state, host, report)
+    except UnknownClosureError:
+        # Another host may be uploading this closure right now: wait for it (uploads.py).
+        pending = state.uploads.claim(report.closure)
+        if pending is None or not await wait_for(pending):
+            raise
+        receipt = await _record(state, host, report)
     state.evaluator.wake()
     return ReportAccepted(receipt.report_id, host.name, receipt.closure, receipt.matched)
+
+
+async def _record(state: FleetState, host: Host, report: HostReport) -> ReportReceipt:
+    return await run_in_threadpool(
+        record_report, state.database, host, report, generation=state.evaluator.generation
+    )
 
 
 @router.put(
@@ -113,13 +134,15 @@ async def upload_closure(
     state = request.app.state.fleet
     # One upload per digest at a time: hosts of one new closure reporting together send it
     # together, and all but the first find it stored and skip decoding (bench/fleet).
-    async with state.closure_gate(digest):
+    async with state.uploads.gate(digest):
         if await run_in_threadpool(closure_known, state.database, digest):
-            return ClosureStored(digest, stored=False)
-        body = await _capped_body(request, MAX_BODY_BYTES)
-        gzipped = request.headers.get("content-encoding", "").lower() == "gzip"
-        upload = decode_closure(body, gzipped=gzipped)
-        stored = await run_in_threadpool(store_closure, state.database, digest, upload)
+            stored = False
+        else:
+            body = await _capped_body(request, MAX_BODY_BYTES)
+            gzipped = request.headers.get("content-encoding", "").lower() == "gzip"
+            upload = decode_closure(body, gzipped=gzipped)
+            stored = await run_in_threadpool(store_closure, state.database, digest, upload)
+    state.uploads.stored(digest)
     return ClosureStored(digest, stored=stored)
 
 

@@ -7,7 +7,6 @@ the index updater (``db update`` on a schedule, which wakes the evaluator in tur
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +28,7 @@ from nix_audit.fleet.registry import HostRegistry, RegistryError, UnknownHostErr
 from nix_audit.fleet.reports import ForeignHostError, UnknownClosureError
 from nix_audit.fleet.security import LoginRequired
 from nix_audit.fleet.updater import IndexUpdater
+from nix_audit.fleet.uploads import UploadCoordinator
 
 __all__ = ["FleetState", "create_app"]
 
@@ -44,26 +44,11 @@ class FleetState:
     registry: HostRegistry
     evaluator: Evaluator
     updater: IndexUpdater | None
-    _gates: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict)
+    uploads: UploadCoordinator = field(default_factory=UploadCoordinator)
 
     @property
     def index_path(self) -> Path:
         return self.config.db_dir / INDEX_FILE
-
-    @asynccontextmanager
-    async def closure_gate(self, digest: str) -> AsyncIterator[None]:
-        """Serialise uploads of one digest (the lock goes when its last user leaves)."""
-        lock, users = self._gates.get(digest, (asyncio.Lock(), 0))
-        self._gates[digest] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._gates[digest]
-            if users == 1:
-                del self._gates[digest]
-            else:
-                self._gates[digest] = (lock, users - 1)
 
 
 def create_app(config: ServerConfig) -> FastAPI:

@@ -51,7 +51,7 @@ class FleetDatabase:
     PostgreSQL takes concurrent writers and gets no lock.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = database_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.engine = _engine(self.url, pool_size)

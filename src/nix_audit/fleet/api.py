@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from nix_audit.errors import TriageError
+from nix_audit.fleet.auth import hash_token
 from nix_audit.fleet.central_triage import (
     MAX_DOCUMENT_BYTES,
     DocumentKind,
@@ -36,18 +37,14 @@ from nix_audit.fleet.protocol import (
 )
 from nix_audit.fleet.registry import DEFAULT_INTERVAL, SESSION_LIFETIME, Host
 from nix_audit.fleet.reports import (
-    ReportReceipt,
+    Submission,
     UnknownClosureError,
     closure_known,
-    record_report,
     store_closure,
 )
-from nix_audit.fleet.security import admin_for_api, registry_of, reporting_host
+from nix_audit.fleet.security import admin_for_api, bearer_token, registry_of, reporting_host
 from nix_audit.fleet.tables import closures, host_status, hosts
 from nix_audit.fleet.uploads import wait_for
-
-if TYPE_CHECKING:
-    from nix_audit.fleet.app import FleetState
 
 __all__ = ["router"]
 
@@ -93,31 +90,25 @@ def _body(kind: type, description: str) -> dict[str, Any]:
 @router.post(
     "/reports",
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Report which closure a host runs (host token)",
+    summary="Report which closure a host runs (its token as Authorization: Bearer)",
     openapi_extra=_body(HostReport, "Answered 409 when the closure must be uploaded first."),
     responses={400: {}, 401: {}, 403: {}, 409: {}, 413: {}},
 )
-async def submit_report(
-    request: Request, host: Annotated[Host, Depends(reporting_host)]
-) -> ReportAccepted:
+async def submit_report(request: Request) -> ReportAccepted:
+    token = bearer_token(request)
     report = decode_report(await _capped_body(request, MAX_REPORT_BYTES))
     state = request.app.state.fleet
+    submission = Submission(hash_token(token), report)
     try:
-        receipt = await _record(state, host, report)
+        receipt = await state.intake.submit(submission)
     except UnknownClosureError:
         # Another host may be uploading this closure right now: wait for it (uploads.py).
         pending = state.uploads.claim(report.closure)
         if pending is None or not await wait_for(pending):
             raise
-        receipt = await _record(state, host, report)
+        receipt = await state.intake.submit(submission)
     state.evaluator.wake()
-    return ReportAccepted(receipt.report_id, host.name, receipt.closure, receipt.matched)
-
-
-async def _record(state: FleetState, host: Host, report: HostReport) -> ReportReceipt:
-    return await run_in_threadpool(
-        record_report, state.database, host, report, generation=state.evaluator.generation
-    )
+    return ReportAccepted(receipt.report_id, report.hostname, receipt.closure, receipt.matched)
 
 
 @router.put(

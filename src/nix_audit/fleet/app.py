@@ -23,9 +23,10 @@ from nix_audit.fleet.central_triage import UnknownDocumentError
 from nix_audit.fleet.config import ServerConfig
 from nix_audit.fleet.database import FleetDatabase, FleetDatabaseError, migrate
 from nix_audit.fleet.evaluation import Evaluator
+from nix_audit.fleet.intake import ReportIntake
 from nix_audit.fleet.protocol import ProtocolError, ReportTooLarge
 from nix_audit.fleet.registry import HostRegistry, RegistryError, UnknownHostError
-from nix_audit.fleet.reports import ForeignHostError, UnknownClosureError
+from nix_audit.fleet.reports import ForeignHostError, InvalidTokenError, UnknownClosureError
 from nix_audit.fleet.security import LoginRequired
 from nix_audit.fleet.updater import IndexUpdater
 from nix_audit.fleet.uploads import UploadCoordinator
@@ -44,6 +45,7 @@ class FleetState:
     registry: HostRegistry
     evaluator: Evaluator
     updater: IndexUpdater | None
+    intake: ReportIntake
     uploads: UploadCoordinator = field(default_factory=UploadCoordinator)
 
     @property
@@ -68,7 +70,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         if config.update_interval is not None
         else None
     )
-    state = FleetState(config, database, HostRegistry(database), evaluator, updater)
+    intake = ReportIntake(database, lambda: evaluator.generation)
+    state = FleetState(config, database, HostRegistry(database), evaluator, updater, intake)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +110,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 
 # Library errors -> HTTP statuses, in one place (as cli.py maps them to exit codes).
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (InvalidTokenError, 401),
     (ForeignHostError, 403),
     (UnknownClosureError, 409),
     (ReportTooLarge, 413),
@@ -133,4 +137,6 @@ def _error_handlers(app: FastAPI) -> None:
         body = {"detail": str(exc).splitlines()[0]}
         if isinstance(exc, UnknownClosureError):
             body["upload"] = f"/api/v1/closures/{exc.digest}"
-        return JSONResponse(body, status_code=code)
+        # RFC 9110 section 11.6.1: a 401 names the scheme the client should use.
+        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+        return JSONResponse(body, status_code=code, headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,10 +23,13 @@ from nix_audit.fleet.tables import closure_packages, closures, hosts, reports
 
 __all__ = [
     "ForeignHostError",
+    "InvalidTokenError",
     "ReportReceipt",
+    "Submission",
     "UnknownClosureError",
     "closure_known",
     "record_report",
+    "record_reports",
     "store_closure",
 ]
 
@@ -86,33 +90,81 @@ def _insert_closure(
     if inserted is None:
         return False
     if packages:
-        c.execute(insert(closure_packages), [_row(inserted, i, p) for i, p in enumerate(packages)])
+        _insert_packages(c, [_row(inserted, i, p) for i, p in enumerate(packages)])
     return True
+
+
+_PACKAGE_COLUMNS = [column.name for column in closure_packages.columns]
+
+
+def _insert_packages(c: Connection, rows: list[tuple[object, ...]]) -> None:
+    """Thousands of rows through the driver's own ``executemany`` (tuples, one statement):
+    several times faster than the ORM-level bulk insert, which matters while hosts wait for
+    the closure (uploads.py)."""
+    mark = "?" if c.dialect.paramstyle == "qmark" else "%s"
+    # Table, columns and marks are constants of the schema; the values are bound.
+    columns = ", ".join(_PACKAGE_COLUMNS)
+    marks = ", ".join([mark] * len(_PACKAGE_COLUMNS))
+    sql = f"INSERT INTO {closure_packages.name} ({columns}) VALUES ({marks})"  # noqa: S608
+    c.exec_driver_sql(sql, rows)
+
+
+class InvalidTokenError(ProtocolError):
+    """An unknown or revoked host token (answered 401)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One report as it arrived: the token it came with, and what it says."""
+
+    token_hash: str
+    report: HostReport
+
+
+Owner = tuple[int, str]  # a host's id and name
+
+
+def record_reports(
+    database: FleetDatabase, batch: Sequence[Submission], *, generation: str | None
+) -> list[ReportReceipt | ProtocolError]:
+    """Store a batch of reports in one transaction (group commit: a burst of reports costs
+    one commit, not one each). Each submission gets its receipt, or the error that refused
+    it: :class:`InvalidTokenError`, :class:`ForeignHostError`, :class:`UnknownClosureError`.
+    Refused submissions write nothing.
+    """
+    with database.writing() as c:
+        owners = _hosts_by_token(c, {s.token_hash for s in batch})
+        return _record(c, [(s.report, owners.get(s.token_hash)) for s in batch], generation)
 
 
 def record_report(
     database: FleetDatabase, host: Host, report: HostReport, *, generation: str | None
 ) -> ReportReceipt:
-    """Store one report of ``host``; raises :class:`ForeignHostError` for another host's
-    name and :class:`UnknownClosureError` for a closure not uploaded yet."""
-    if report.hostname != host.name:
-        raise ForeignHostError(
-            f"this token belongs to host {host.name!r}, not to {report.hostname!r}"
-        )
-    now = datetime.now(UTC)
+    """Store one report of a known host; raises what :func:`record_reports` would return."""
     with database.writing() as c:
-        closure = c.execute(
-            select(closures.c.id, closures.c.matched_generation).where(
-                closures.c.digest == report.closure
-            )
-        ).first()
-        if closure is None:
-            raise UnknownClosureError(report.closure)
+        outcome = _record(c, [(report, (host.id, host.name))], generation)[0]
+    if isinstance(outcome, ProtocolError):
+        raise outcome
+    return outcome
+
+
+def _record(
+    c: Connection, items: Sequence[tuple[HostReport, Owner | None]], generation: str | None
+) -> list[ReportReceipt | ProtocolError]:
+    now = datetime.now(UTC)
+    known = _closures_by_digest(c, {report.closure for report, _ in items})
+    outcomes: list[ReportReceipt | ProtocolError] = []
+    for report, owner in items:
+        checked = _check(report, owner, known)
+        if isinstance(checked, ProtocolError):
+            outcomes.append(checked)
+            continue
+        host_id, (closure_id, matched_generation) = checked
         report_id = c.execute(
             insert(reports)
             .values(
-                host_id=host.id,
-                closure_id=closure.id,
+                host_id=host_id,
+                closure_id=closure_id,
                 received_at=now,
                 system=report.system,
                 nixos_version=report.nixos_version,
@@ -122,28 +174,62 @@ def record_report(
         ).scalar_one()
         c.execute(
             update(hosts)
-            .where(hosts.c.id == host.id)
+            .where(hosts.c.id == host_id)
             .values(last_report_at=now, current_report_id=report_id)
         )
-    matched = generation is not None and closure.matched_generation == generation
-    return ReportReceipt(report_id, report.closure, matched)
+        matched = generation is not None and matched_generation == generation
+        outcomes.append(ReportReceipt(report_id, report.closure, matched))
+    return outcomes
 
 
-def _row(closure_id: int, idx: int, p: ReportedPackage) -> dict[str, object]:
-    return {
-        "closure_id": closure_id,
-        "idx": idx,
-        "name": p.name,
-        "pname": p.pname,
-        "version": p.version,
-        "store_path": p.store_path,
-        "derivation": p.derivation,
-        "buildtime": p.buildtime,
-        "patched_cves": _json_list(p.patched_cves),
-        "source_urls": _json_list(p.source_urls),
-        "cpes": _json_list(p.cpes),
-        "identified_from": p.identified_from,
-    }
+def _check(
+    report: HostReport, owner: Owner | None, known: dict[str, tuple[int, str | None]]
+) -> tuple[int, tuple[int, str | None]] | ProtocolError:
+    if owner is None:
+        return InvalidTokenError("a valid host token is required (Authorization: Bearer ...)")
+    host_id, name = owner
+    if report.hostname != name:
+        return ForeignHostError(f"this token belongs to host {name!r}, not to {report.hostname!r}")
+    closure = known.get(report.closure)
+    if closure is None:
+        return UnknownClosureError(report.closure)
+    return host_id, closure
+
+
+def _hosts_by_token(c: Connection, token_hashes: set[str]) -> dict[str, Owner]:
+    rows = c.execute(
+        select(hosts.c.token_hash, hosts.c.id, hosts.c.name).where(
+            hosts.c.token_hash.in_(sorted(token_hashes)), hosts.c.revoked_at.is_(None)
+        )
+    )
+    return {r.token_hash: (r.id, r.name) for r in rows}
+
+
+def _closures_by_digest(c: Connection, digests: set[str]) -> dict[str, tuple[int, str | None]]:
+    rows = c.execute(
+        select(closures.c.digest, closures.c.id, closures.c.matched_generation).where(
+            closures.c.digest.in_(sorted(digests))
+        )
+    )
+    return {r.digest: (r.id, r.matched_generation) for r in rows}
+
+
+def _row(closure_id: int, idx: int, p: ReportedPackage) -> tuple[object, ...]:
+    """One ``closure_packages`` row, in the table's column order."""
+    return (
+        closure_id,
+        idx,
+        p.name,
+        p.pname,
+        p.version,
+        p.store_path,
+        p.derivation,
+        p.buildtime,
+        _json_list(p.patched_cves),
+        _json_list(p.source_urls),
+        _json_list(p.cpes),
+        p.identified_from,
+    )
 
 
 def _json_list(items: tuple[str, ...]) -> str:

@@ -24,6 +24,7 @@ __all__ = [
     "LoginRequired",
     "admin_for_api",
     "admin_for_page",
+    "bearer_token",
     "registry_of",
     "reporting_host",
 ]
@@ -49,17 +50,28 @@ def _bearer(request: Request) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
+def bearer_token(request: Request) -> str:
+    """The request's bearer token; 401 without one (whether it is valid is checked later)."""
+    token = _bearer(request)
+    if token is None:
+        raise _needs_host_token()
+    return token
+
+
 def reporting_host(request: Request) -> Host:
     """The host whose token the request carries; 401 otherwise (revoked tokens included)."""
-    token = _bearer(request)
-    host = registry_of(request).host_for_token(token) if token else None
+    host = registry_of(request).host_for_token(bearer_token(request))
     if host is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "a valid host token is required (Authorization: Bearer ...)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _needs_host_token()
     return host
+
+
+def _needs_host_token() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "a valid host token is required (Authorization: Bearer ...)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 def _admin(request: Request) -> str | None:

@@ -7,18 +7,21 @@ the index updater (``db update`` on a schedule, which wakes the evaluator in tur
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.types import Receive, Scope, Send
 
 from nix_audit import __version__
 from nix_audit.advisories.index import INDEX_FILE
 from nix_audit.errors import NixAuditError, TriageError
+from nix_audit.fleet import api
 from nix_audit.fleet.central_triage import UnknownDocumentError
 from nix_audit.fleet.config import ServerConfig
 from nix_audit.fleet.database import FleetDatabase, FleetDatabaseError, migrate
@@ -31,7 +34,7 @@ from nix_audit.fleet.security import LoginRequired
 from nix_audit.fleet.updater import IndexUpdater
 from nix_audit.fleet.uploads import UploadCoordinator
 
-__all__ = ["FleetState", "create_app"]
+__all__ = ["FleetState", "ReportFastPath", "create_app", "error_response"]
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +56,9 @@ class FleetState:
         return self.config.db_dir / INDEX_FILE
 
 
-def create_app(config: ServerConfig) -> FastAPI:
+def create_app(config: ServerConfig) -> ReportFastPath:
     """The application; the database is migrated when it starts, before any request."""
-    from nix_audit.fleet import api, api_views, pages
+    from nix_audit.fleet import api_views, pages
 
     database = FleetDatabase(config.database)
     evaluator = Evaluator(database, config.db_dir / INDEX_FILE)
@@ -80,6 +83,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         if updater is not None:
             updater.start()
         evaluator.wake()  # catch up with reports stored while the server was down
+        # What start-up made lives as long as the server: keep it out of every collection.
+        gc.freeze()
         try:
             yield
         finally:
@@ -105,7 +110,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(api_views.router)
     app.include_router(pages.router)
     _error_handlers(app)
-    return app
+    return ReportFastPath(app)
 
 
 # Library errors -> HTTP statuses, in one place (as cli.py maps them to exit codes).
@@ -131,12 +136,45 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NixAuditError)
     async def library_error(_request: Request, exc: NixAuditError) -> JSONResponse:
-        code = next(code for kind, code in _STATUS if isinstance(exc, kind))
-        if code >= 500:
-            log.error("request failed: %s", exc)
-        body = {"detail": str(exc).splitlines()[0]}
-        if isinstance(exc, UnknownClosureError):
-            body["upload"] = f"/api/v1/closures/{exc.digest}"
-        # RFC 9110 section 11.6.1: a 401 names the scheme the client should use.
-        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
-        return JSONResponse(body, status_code=code, headers=headers)
+        return error_response(exc)
+
+
+def error_response(exc: NixAuditError) -> JSONResponse:
+    """The one mapping from a library error to an HTTP answer."""
+    code = next(code for kind, code in _STATUS if isinstance(exc, kind))
+    if code >= 500:
+        log.error("request failed: %s", exc)
+    body = {"detail": str(exc).splitlines()[0]}
+    if isinstance(exc, UnknownClosureError):
+        body["upload"] = f"/api/v1/closures/{exc.digest}"
+    # RFC 9110 section 11.6.1: a 401 names the scheme the client should use.
+    headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+    return JSONResponse(body, status_code=code, headers=headers)
+
+
+class ReportFastPath:
+    """ASGI in front of the app: ``POST /api/v1/reports`` served without FastAPI's routing,
+    dependency and middleware layers, which cost about 0.35 ms per request, a third of a
+    report's time when a fleet reports at once (bench/fleet). Same handler, same answers;
+    the FastAPI route stays, and documents the endpoint in /openapi.json.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == "/api/v1/reports"
+        ):
+            await self.app(scope, receive, send)
+            return
+        scope["app"] = self.app  # Request.app, as inside the app
+        try:
+            response: Response = await api.accept_report(Request(scope, receive))
+        except NixAuditError as e:
+            response = error_response(e)
+        except HTTPException as e:
+            response = JSONResponse({"detail": e.detail}, e.status_code, headers=e.headers)
+        await response(scope, receive, send)

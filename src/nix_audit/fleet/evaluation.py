@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -57,8 +59,9 @@ __all__ = ["EvaluationRun", "Evaluator", "index_generation", "match_closure"]
 
 log = logging.getLogger(__name__)
 
-#: How long a pass waits after being woken, for the rest of a burst of reports.
+#: A pass starts once no report came for SETTLE_SECONDS, or MAX_SETTLE_SECONDS after the first.
 SETTLE_SECONDS = 0.5
+MAX_SETTLE_SECONDS = 10.0
 
 
 def index_generation(index_path: Path) -> str | None:
@@ -145,9 +148,12 @@ class Evaluator:
     def start(self, poll_seconds: float = 30.0, *, worker_process: bool = True) -> None:
         """Evaluate in a thread from now on; ``worker_process`` False matches in this process."""
         if worker_process and self._executor is None:
-            # forkserver: the worker does not inherit the server's threads and sockets.
+            # forkserver: the worker does not inherit the server's threads and sockets. It
+            # runs niced: matching can wait a moment, hosts waiting for an answer cannot.
             context = multiprocessing.get_context("forkserver")
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                max_workers=1, mp_context=context, initializer=os.nice, initargs=(10,)
+            )
         self._thread = threading.Thread(
             target=self._loop, args=(poll_seconds,), name="fleet-evaluator", daemon=True
         )
@@ -167,8 +173,7 @@ class Evaluator:
     def _loop(self, poll_seconds: float) -> None:
         while not self._stop.is_set():
             if self._wake.wait(poll_seconds):
-                # Let a burst of reports settle: one pass for all of them, not one for each.
-                self._stop.wait(SETTLE_SECONDS)
+                self._settle()
             self._wake.clear()
             if self._stop.is_set():
                 return
@@ -176,6 +181,16 @@ class Evaluator:
                 self.evaluate()
             except Exception:  # keep serving; the next pass retries
                 log.exception("evaluation pass failed")
+
+    def _settle(self) -> None:
+        """Wait until reports stop arriving (``SETTLE_SECONDS`` without a wake, at most
+        ``MAX_SETTLE_SECONDS``): one pass for a burst, not one per report, and no matching
+        competing with the burst's requests for the processor."""
+        deadline = time.monotonic() + MAX_SETTLE_SECONDS
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            self._wake.clear()
+            if not self._wake.wait(SETTLE_SECONDS):
+                return
 
     # --- one pass -------------------------------------------------------------------------
 

@@ -30,14 +30,19 @@ class UploadCoordinator:
         self._claims: dict[str, tuple[asyncio.Event, float]] = {}
         self._gates: dict[str, tuple[asyncio.Lock, int]] = {}
 
+    def pending(self, digest: str) -> asyncio.Event | None:
+        """The event of an upload of ``digest`` that a host was asked for, if one is due."""
+        claimed = self._claims.get(digest)
+        if claimed is not None and time.monotonic() - claimed[1] <= CLAIM_SECONDS:
+            return claimed[0]
+        return None
+
     def claim(self, digest: str) -> asyncio.Event | None:
         """None: the caller is to upload ``digest``; else the event its upload will set."""
-        now = time.monotonic()
-        claimed = self._claims.get(digest)
-        if claimed is not None and now - claimed[1] <= CLAIM_SECONDS:
-            return claimed[0]
-        self._claims[digest] = (asyncio.Event(), now)
-        return None
+        pending = self.pending(digest)
+        if pending is None:
+            self._claims[digest] = (asyncio.Event(), time.monotonic())
+        return pending
 
     def stored(self, digest: str) -> None:
         """The closure is in the database: release whoever waits for it."""
@@ -64,7 +69,9 @@ class UploadCoordinator:
 async def wait_for(event: asyncio.Event) -> bool:
     """Whether the upload arrived within ``WAIT_SECONDS``."""
     try:
-        await asyncio.wait_for(event.wait(), WAIT_SECONDS)
+        # asyncio.timeout, not wait_for: no task per waiter (hundreds wait at once).
+        async with asyncio.timeout(WAIT_SECONDS):
+            await event.wait()
     except TimeoutError:
         return False
     return True

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import Table, func, select
 
+from nix_audit.fleet.auth import hash_token
 from nix_audit.fleet.database import FleetDatabase
 from nix_audit.fleet.protocol import (
     MAX_BODY_BYTES,
@@ -34,9 +35,11 @@ from nix_audit.fleet.registry import Host, HostRegistry
 from nix_audit.fleet.reports import (
     ForeignHostError,
     ReportReceipt,
+    Submission,
     UnknownClosureError,
     closure_known,
     record_report,
+    record_reports,
     store_closure,
 )
 from nix_audit.fleet.tables import closure_packages, closures, hosts, reports
@@ -581,3 +584,33 @@ def test_text_of_a_client_cannot_pass_for_the_package_limit() -> None:
     with pytest.raises(ProtocolError) as raised:
         decode_closure(forged)
     assert not isinstance(raised.value, ReportTooLarge)
+
+
+def test_a_batch_answers_each_report_and_writes_only_the_accepted(
+    fleet_database: FleetDatabase, registry: HostRegistry
+) -> None:
+    tokens = {name: registry.add_host(name) for name in ("web1", "web2", "web3")}
+    store_closure(fleet_database, DIGEST, upload())
+    unknown = report("web3", UPDATED)
+    batch = [
+        Submission(hash_token(tokens["web1"]), report("web1")),
+        Submission(hash_token("nixaudit_not-a-token"), report("web1")),
+        Submission(hash_token(tokens["web2"]), report("web1")),  # another host's name
+        Submission(hash_token(tokens["web3"]), unknown),
+        Submission(hash_token(tokens["web2"]), report("web2")),
+    ]
+    outcomes = record_reports(fleet_database, batch, generation=None)
+    assert [type(o).__name__ for o in outcomes] == [
+        "ReportReceipt",
+        "InvalidTokenError",
+        "ForeignHostError",
+        "UnknownClosureError",
+        "ReportReceipt",
+    ]
+    first, last = outcomes[0], outcomes[4]
+    assert isinstance(first, ReportReceipt) and isinstance(last, ReportReceipt)
+    assert last.report_id == first.report_id + 1
+    assert count(fleet_database, reports) == 2
+    with fleet_database.reading() as c:
+        current = dict(c.execute(select(hosts.c.name, hosts.c.current_report_id)).all())
+    assert current == {"web1": first.report_id, "web2": last.report_id, "web3": None}

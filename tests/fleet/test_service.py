@@ -8,6 +8,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -301,3 +302,26 @@ def test_central_vex_statement_marks_a_finding_not_affected(
         assert ("openssl-1.0.1f", "CVE-2014-0224") in host_findings(admin, "web1")
         assert admin.delete("/api/v1/triage/vex/ops.json").status_code == 204
         wait_until(admin, partial(has_finding, admin, "web1", heartbleed, "affected"))
+
+
+def test_hosts_reporting_one_new_closure_together_upload_it_once(
+    fleet: RunningFleet, tmp_path: Path
+) -> None:
+    names = [f"web{i}" for i in range(12)]
+    tokens = [token_file(fleet, tmp_path, name).read_text().strip() for name in names]
+    closure = json.dumps({"packages": ZLIB}).encode()
+
+    def host(name: str, token: str) -> tuple[int, int]:
+        first = post_report(fleet, token, report_body(name)).status_code
+        if first == 409:
+            put_closure(fleet, token, digest_of(ZLIB), closure).raise_for_status()
+            return first, post_report(fleet, token, report_body(name)).status_code
+        return first, first
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        answers = list(pool.map(host, names, tokens))
+    assert [first for first, _ in answers].count(409) == 1  # the others waited for its upload
+    assert all(final == 202 for _, final in answers)
+    with fleet.admin() as admin:
+        status = fleet.wait_evaluated(admin)
+    assert status["hosts_reported"] == len(names) and status["closures"] == 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from nix_audit.fleet.database import FleetDatabase
@@ -153,33 +153,52 @@ def _record(
 ) -> list[ReportReceipt | ProtocolError]:
     now = datetime.now(UTC)
     known = _closures_by_digest(c, {report.closure for report, _ in items})
-    outcomes: list[ReportReceipt | ProtocolError] = []
+    outcomes: list[ReportReceipt | ProtocolError | None] = []
+    slots: list[int] = []  # where each accepted report's receipt goes
+    rows: list[tuple[HostReport, int, int]] = []  # report, host id, closure id
     for report, owner in items:
         checked = _check(report, owner, known)
         if isinstance(checked, ProtocolError):
             outcomes.append(checked)
             continue
-        host_id, (closure_id, matched_generation) = checked
-        report_id = c.execute(
-            insert(reports)
-            .values(
-                host_id=host_id,
-                closure_id=closure_id,
-                received_at=now,
-                system=report.system,
-                nixos_version=report.nixos_version,
-                closure_kind=report.closure_kind,
-            )
-            .returning(reports.c.id)
-        ).scalar_one()
+        host_id, (closure_id, _) = checked
+        slots.append(len(outcomes))
+        rows.append((report, host_id, closure_id))
+        outcomes.append(None)
+    ids = _insert_reports(c, rows, now) if rows else []
+    for slot, (report, _, _), report_id in zip(slots, rows, ids, strict=True):
+        matched = generation is not None and known[report.closure][1] == generation
+        outcomes[slot] = ReportReceipt(report_id, report.closure, matched)
+    return [o for o in outcomes if o is not None]
+
+
+def _insert_reports(
+    c: Connection, rows: Sequence[tuple[HostReport, int, int]], now: datetime
+) -> list[int]:
+    """All reports of a batch in two statements (one round trip each on PostgreSQL)."""
+    ids = list(
         c.execute(
-            update(hosts)
-            .where(hosts.c.id == host_id)
-            .values(last_report_at=now, current_report_id=report_id)
-        )
-        matched = generation is not None and matched_generation == generation
-        outcomes.append(ReportReceipt(report_id, report.closure, matched))
-    return outcomes
+            insert(reports).returning(reports.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "host_id": host_id,
+                    "closure_id": closure_id,
+                    "received_at": now,
+                    "system": report.system,
+                    "nixos_version": report.nixos_version,
+                    "closure_kind": report.closure_kind,
+                }
+                for report, host_id, closure_id in rows
+            ],
+        ).scalars()
+    )
+    c.execute(
+        update(hosts)
+        .where(hosts.c.id == bindparam("host"))
+        .values(last_report_at=now, current_report_id=bindparam("report")),
+        [{"host": host_id, "report": i} for (_, host_id, _), i in zip(rows, ids, strict=True)],
+    )
+    return ids
 
 
 def _check(

@@ -13,6 +13,7 @@ from sqlalchemy import Table, func, select
 
 from nix_audit.fleet.auth import hash_token
 from nix_audit.fleet.database import FleetDatabase
+from nix_audit.fleet.findings import closure_package_list
 from nix_audit.fleet.protocol import (
     MAX_BODY_BYTES,
     MAX_DECODED_BYTES,
@@ -29,7 +30,6 @@ from nix_audit.fleet.protocol import (
     encode,
     from_package,
     gzip_body,
-    to_package,
 )
 from nix_audit.fleet.registry import Host, HostRegistry
 from nix_audit.fleet.reports import (
@@ -339,7 +339,9 @@ def test_a_closure_survives_encoding_and_decoding() -> None:
     assert closure_digest(decode_closure(body).packages) == DIGEST
 
 
-def test_a_package_survives_the_trip_from_the_host_s_scanner_to_the_server_s() -> None:
+def test_a_package_survives_the_trip_from_the_host_s_scanner_to_the_server_s(
+    fleet_database: FleetDatabase,
+) -> None:
     scanned = Package(
         name="openssl-3.0.13",
         pname="openssl",
@@ -354,8 +356,13 @@ def test_a_package_survives_the_trip_from_the_host_s_scanner_to_the_server_s() -
     )
     sent = from_package(scanned)
     assert sent.patched_cves == ("CVE-2023-5678", "CVE-2024-0727")  # sorted: one encoding
-    (received,) = decode_closure(encode(ClosureUpload((sent,)))).packages
-    assert to_package(received) == scanned
+    received = decode_closure(encode(ClosureUpload((sent,)))).packages
+    digest = closure_digest(received)
+    assert store_closure(fleet_database, digest, ClosureUpload(received))
+    with fleet_database.reading() as c:
+        closure_id = c.execute(select(closures.c.id).where(closures.c.digest == digest)).scalar()
+        assert closure_id is not None
+        assert closure_package_list(c, closure_id) == [(0, scanned)]  # what the matcher gets
 
 
 def test_defaults_are_filled_in_and_omitted_on_the_wire() -> None:

@@ -25,7 +25,7 @@ import msgspec
 from msgspec import Meta
 
 from nix_audit.errors import NixAuditError
-from nix_audit.models import Closure, IdentifiedFrom, Package
+from nix_audit.models import Closure, Package
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -43,7 +43,6 @@ __all__ = [
     "encode",
     "from_package",
     "gzip_body",
-    "to_package",
 ]
 
 #: Limits (issue #7, "request size limits"). A NixOS desktop closure has 3,000 to 6,000 store
@@ -116,22 +115,6 @@ def from_package(package: Package) -> ReportedPackage:
         source_urls=package.source_urls,
         cpes=package.cpes,
         identified_from=package.identified_from.value,
-    )
-
-
-def to_package(reported: ReportedPackage) -> Package:
-    """The scanner's package for a reported one, for the server's matcher and triage."""
-    return Package(
-        name=reported.name,
-        pname=reported.pname,
-        version=reported.version,
-        derivation=reported.derivation,
-        store_path=reported.store_path,
-        closure=Closure.BUILDTIME if reported.buildtime else Closure.RUNTIME,
-        patched_cves=frozenset(reported.patched_cves),
-        source_urls=reported.source_urls,
-        cpes=reported.cpes,
-        identified_from=IdentifiedFrom(reported.identified_from),
     )
 
 

@@ -325,3 +325,15 @@ def test_hosts_reporting_one_new_closure_together_upload_it_once(
     with fleet.admin() as admin:
         status = fleet.wait_evaluated(admin)
     assert status["hosts_reported"] == len(names) and status["closures"] == 1
+
+
+def test_a_host_interval_out_of_range_is_refused_not_a_server_error(fleet: RunningFleet) -> None:
+    """Found by schemathesis: an interval of 7e24 seconds was a 500 (timedelta overflow)."""
+    with fleet.admin() as admin:
+        huge = admin.post("/api/v1/hosts", json={"name": "web1", "report_interval": 10**25})
+        assert huge.status_code == 422
+        tiny = admin.post("/api/v1/hosts", json={"name": "web1", "report_interval": 59})
+        assert tiny.status_code == 422
+        hourly = admin.post("/api/v1/hosts", json={"name": "web1", "report_interval": 3600})
+        assert hourly.status_code == 201
+        assert admin.get("/api/v1/hosts/web1").json()["host"]["report_interval"] == 3600

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 from sqlalchemy import func, select
 
 from nix_audit.errors import TriageError
@@ -46,9 +47,19 @@ from nix_audit.fleet.security import admin_for_api, bearer_token, registry_of, r
 from nix_audit.fleet.tables import closures, host_status, hosts
 from nix_audit.fleet.uploads import wait_for
 
-__all__ = ["accept_report", "router"]
+__all__ = ["ERROR_RESPONSES", "accept_report", "router"]
 
-router = APIRouter(prefix="/api/v1")
+#: The error answers of the API, documented once: each is ``{"detail": "<one line>"}``.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed input; the detail names the problem"},
+    401: {"description": "No valid admin login or host token"},
+    403: {"description": "A host token used for another host"},
+    404: {"description": "No such host, CVE, package or document"},
+    409: {"description": "Conflict: host already registered, or closure to upload first"},
+    413: {"description": "Body over the size limits"},
+}
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 Admin = Annotated[str, Depends(admin_for_api)]
 
 
@@ -93,7 +104,6 @@ def _body(kind: type, description: str) -> dict[str, Any]:
     response_model=ReportAccepted,
     summary="Report which closure a host runs (its token as Authorization: Bearer)",
     openapi_extra=_body(HostReport, "Answered 409 when the closure must be uploaded first."),
-    responses={400: {}, 401: {}, 403: {}, 409: {}, 413: {}},
 )
 async def submit_report(request: Request) -> Response:
     return await accept_report(request)
@@ -129,7 +139,6 @@ _JSON = "application/json"
     "/closures/{digest}",
     summary="Upload a closure's packages (host token; gzip-compressed JSON welcome)",
     openapi_extra=_body(ClosureUpload, "Packages whose closure_digest is DIGEST."),
-    responses={400: {}, 401: {}, 413: {}},
 )
 async def upload_closure(
     request: Request,
@@ -256,7 +265,10 @@ def update_index_now(request: Request, _admin: Admin) -> dict[str, str]:
 @dataclass(frozen=True, slots=True)
 class NewHost:
     name: str
-    report_interval: int = int(DEFAULT_INTERVAL.total_seconds())  # seconds
+    # Seconds, from a minute to a year: bounded, so that no value overflows a date or column.
+    report_interval: Annotated[int, Field(ge=60, le=366 * 86400)] = int(
+        DEFAULT_INTERVAL.total_seconds()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +279,7 @@ class HostToken:
 
 @router.post("/hosts", status_code=status.HTTP_201_CREATED, summary="Register a host")
 def register_host(request: Request, host: NewHost, _admin: Admin) -> HostToken:
-    interval = timedelta(seconds=max(60, host.report_interval))
+    interval = timedelta(seconds=host.report_interval)
     token = registry_of(request).add_host(host.name, interval=interval)
     return HostToken(host.name, token)
 

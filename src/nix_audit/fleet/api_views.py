@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 
+from nix_audit.fleet.api import ERROR_RESPONSES
 from nix_audit.fleet.database import FleetDatabase
 from nix_audit.fleet.security import admin_for_api
 from nix_audit.fleet.views import (
@@ -33,7 +34,7 @@ from nix_audit.fleet.views import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["views"])
+router = APIRouter(prefix="/api/v1", tags=["views"], responses=ERROR_RESPONSES)
 Admin = Annotated[str, Depends(admin_for_api)]
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such host, CVE or package"}}

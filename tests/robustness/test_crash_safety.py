@@ -121,3 +121,45 @@ def test_update_after_a_killed_update_completes(
         assert not (db / "index.sqlite.tmp").exists()
         run = scan_packages(db, marker_packages)
         assert run.returncode == 2
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its reaping is left
+
+
+def test_a_killed_update_leaves_no_decoding_worker_behind(new_mirror: Path, tmp_path: Path) -> None:
+    """Workers end with the updater (PR_SET_PDEATHSIG): before, every SIGKILLed update left
+    its forked workers waiting forever on their own queue."""
+    proc = subprocess.Popen(
+        _update_argv(tmp_path / "db", new_mirror, "full"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    workers: set[int] = set()
+    while not workers and proc.poll() is None and time.monotonic() < deadline:
+        workers = _children(proc.pid)
+        time.sleep(0.005)
+    assert workers, "the update started no worker to test with"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if _alive(pid)], "workers outlived the killed update"

@@ -35,6 +35,7 @@ from nix_audit.advisories.schema import (
     encode_record,
 )
 from nix_audit.errors import FeedError, IndexError_
+from nix_audit.workers import die_with_parent
 
 __all__ = [
     "ApplyCounts",
@@ -156,7 +157,10 @@ def decoded_feeds(feeds: Sequence[tuple[str, Path]]) -> Iterator[FeedRows]:
     # fork: workers start in milliseconds and need nothing from the parent but the code
     # (with "fork" the pool starts them all before its own manager thread exists).
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(_MAX_WORKERS, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        _MAX_WORKERS, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    )
+    with pool:
         pending: deque[tuple[str, Future[FeedRows]]] = deque()
         try:
             for name, path in feeds:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
-import os
 import threading
 import time
 from collections import Counter, defaultdict
@@ -54,6 +53,7 @@ from nix_audit.fleet.tables import (
 from nix_audit.matching.vendor_matcher import VendorAwareMatcher
 from nix_audit.models import AdvisoryDetails, TriagedFinding, TriageStatus
 from nix_audit.pipeline import certain_findings
+from nix_audit.workers import die_with_parent
 
 __all__ = ["EvaluationRun", "Evaluator", "index_generation", "match_closure"]
 
@@ -152,7 +152,10 @@ class Evaluator:
             # runs niced: matching can wait a moment, hosts waiting for an answer cannot.
             context = multiprocessing.get_context("forkserver")
             self._executor = ProcessPoolExecutor(
-                max_workers=1, mp_context=context, initializer=os.nice, initargs=(10,)
+                max_workers=1,
+                mp_context=context,
+                initializer=die_with_parent,
+                initargs=(None, 10),  # its parent is the forkserver, which ends with us
             )
         self._thread = threading.Thread(
             target=self._loop, args=(poll_seconds,), name="fleet-evaluator", daemon=True

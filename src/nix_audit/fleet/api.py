@@ -21,6 +21,7 @@ from nix_audit.fleet.auth import hash_token
 from nix_audit.fleet.central_triage import (
     MAX_DOCUMENT_BYTES,
     DocumentKind,
+    TriageDocument,
     UnknownDocumentError,
     delete_document,
     load_documents,
@@ -308,13 +309,15 @@ class TriageDocumentInfo:
     hosts: list[str] | None  # None: every host
     uploaded_at: datetime
 
+    @classmethod
+    def of(cls, document: TriageDocument) -> TriageDocumentInfo:
+        hosts = list(document.hosts) if document.hosts else None
+        return cls(document.kind.value, document.name, hosts, document.uploaded_at)
+
 
 @router.get("/triage", summary="Central whitelists and VEX documents")
 def list_triage(request: Request, _admin: Admin) -> list[TriageDocumentInfo]:
-    return [
-        TriageDocumentInfo(d.kind.value, d.name, list(d.hosts) if d.hosts else None, d.uploaded_at)
-        for d in load_documents(request.app.state.fleet.database)
-    ]
+    return [TriageDocumentInfo.of(d) for d in load_documents(request.app.state.fleet.database)]
 
 
 @router.put(
@@ -340,9 +343,7 @@ async def upload_triage(
     state = request.app.state.fleet
     document = await run_in_threadpool(put_document, state.database, kind, name, content, host)
     state.evaluator.wake()
-    return TriageDocumentInfo(
-        kind.value, name, list(document.hosts) if document.hosts else None, document.uploaded_at
-    )
+    return TriageDocumentInfo.of(document)
 
 
 @router.delete(

@@ -35,6 +35,7 @@ from nix_audit.errors import NixAuditError
 from nix_audit.fleet.central_triage import TriageSet, load_documents
 from nix_audit.fleet.database import FleetDatabase
 from nix_audit.fleet.findings import (
+    SEVERITY_LABELS,
     closure_package_list,
     is_open,
     severity_rank,
@@ -104,17 +105,17 @@ def match_closure(
         matcher = VendorAwareMatcher()
         findings = certain_findings(matcher.match([p for _, p in packages], index), False)
         details = index.details({f.cve_id for f in findings})
-    rows = {
-        (index_of[f.package.key], f.cve_id): (
-            index_of[f.package.key],
+    rows: dict[tuple[int, str], FindingRow] = {}
+    for f in findings:  # one row per (package, CVE), as the table's key wants
+        idx = index_of[f.package.key]
+        rows[(idx, f.cve_id)] = (
+            idx,
             f.cve_id,
             f.criteria,
             f.version_range,
             f.mapping,
             f.confidence.value,
         )
-        for f in findings
-    }
     return list(rows.values()), details
 
 
@@ -250,18 +251,17 @@ class Evaluator:
     def _triage_hosts(self, generation: str, now: datetime) -> int:
         triage_set = TriageSet(load_documents(self._db))
         stamp = f"{generation}/{triage_set.generation}"
-        groups: dict[tuple[int, tuple[int, ...]], list[tuple[int, int]]] = defaultdict(list)
+        # (closure id, package count, triage scope) -> its stale hosts' (id, report id)
+        groups: dict[tuple[int, int, tuple[int, ...]], list[tuple[int, int]]] = defaultdict(list)
         with self._db.reading() as c:
-            for host_id, name, report_id, closure_id in c.execute(_stale_hosts(stamp)):
-                groups[(closure_id, triage_set.scope_of(name))].append((host_id, report_id))
-        for (closure_id, scope), members in groups.items():
+            for host_id, name, report_id, closure_id, packages in c.execute(_stale_hosts(stamp)):
+                scope = triage_set.scope_of(name)
+                groups[(closure_id, packages, scope)].append((host_id, report_id))
+        for (closure_id, package_count, scope), members in groups.items():
             with self._db.reading() as c:
                 triaged = triaged_findings(
                     c, stored_findings(c, closure_id), triage_set, scope, today=now.date()
                 )
-                package_count = c.execute(
-                    select(closures.c.package_count).where(closures.c.id == closure_id)
-                ).scalar_one()
             row = _status_row(triaged, package_count, stamp, now)
             with self._db.writing() as c:
                 ids = [host_id for host_id, _ in members]
@@ -293,11 +293,13 @@ class Evaluator:
             )
 
 
-def _stale_hosts(stamp: str) -> Select[int, str, int, int]:
+def _stale_hosts(stamp: str) -> Select[int, str, int, int, int]:
     """Hosts whose status is missing, from an older report, or from older data/triage, and
     whose closure is matched."""
     return (
-        select(hosts.c.id, hosts.c.name, reports.c.id, reports.c.closure_id)
+        select(
+            hosts.c.id, hosts.c.name, reports.c.id, reports.c.closure_id, closures.c.package_count
+        )
         .join(reports, reports.c.id == hosts.c.current_report_id)
         .join(closures, closures.c.id == reports.c.closure_id)
         .outerjoin(host_status, host_status.c.host_id == hosts.c.id)
@@ -348,7 +350,7 @@ _COUNTED = {
     TriageStatus.NOT_AFFECTED: "not_affected",
     TriageStatus.PATCHED: "patched",
 }
-_BY_RANK = {5: "critical", 4: "high", 3: "medium", 2: "low", 1: "unscored"}
+_BY_RANK = {rank: label for rank, label in SEVERITY_LABELS.items() if rank}  # open ones
 
 
 def _status_row(

@@ -25,6 +25,7 @@ from nix_audit.models import (
 from nix_audit.triage.apply import triage
 
 __all__ = [
+    "SEVERITY_LABELS",
     "SEVERITY_RANK",
     "advisory_details",
     "closure_package_list",
@@ -36,6 +37,8 @@ __all__ = [
 
 #: Worst-first order of a host: critical 5 ... low 2, a finding without a score 1, nothing 0.
 SEVERITY_RANK = {"CRITICAL": 5, "HIGH": 4, "MEDIUM": 3, "LOW": 2}
+#: A rank's label: host_status columns, the pages' colours, the API's severity fields.
+SEVERITY_LABELS = {5: "critical", 4: "high", 3: "medium", 2: "low", 1: "unscored", 0: "none"}
 
 _DETAILS = msgspec.json.Decoder(AdvisoryDetails)
 

@@ -8,11 +8,11 @@ the scanner's own ``triage``, so a page shows exactly what ``host_status`` count
 
 from __future__ import annotations
 
+from nix_audit.fleet.findings import SEVERITY_LABELS
 from nix_audit.fleet.views._shared import (
     CVE_ID,
     EXPIRING_WITHIN,
     HISTORY_LIMIT,
-    SEVERITY_LABELS,
     InvalidCveIdError,
     UnknownCveError,
     UnknownPackageError,

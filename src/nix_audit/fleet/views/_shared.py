@@ -17,7 +17,6 @@ __all__ = [
     "CVE_ID",
     "EXPIRING_WITHIN",
     "HISTORY_LIMIT",
-    "SEVERITY_LABELS",
     "InvalidCveIdError",
     "UnknownCveError",
     "UnknownPackageError",
@@ -26,8 +25,6 @@ __all__ = [
 
 #: The CVE program's id format (CVE JSON 5 schema, "cveId"): a year and four or more digits.
 CVE_ID = re.compile(r"CVE-\d{4}-\d{4,19}")
-#: host_status.worst and ``severity_rank`` -> the label pages colour by.
-SEVERITY_LABELS = {5: "critical", 4: "high", 3: "medium", 2: "low", 1: "unscored", 0: "none"}
 #: Rules expiring this soon are listed, so that their findings do not come back unannounced.
 EXPIRING_WITHIN = timedelta(days=30)
 #: Reports shown in a host's history: a year and more of daily reports.

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select
 from nix_audit.fleet.central_triage import TriageSet, load_documents
 from nix_audit.fleet.database import FleetDatabase
 from nix_audit.fleet.findings import (
+    SEVERITY_LABELS,
     severity_rank,
     stored_findings,
     triaged_findings,
@@ -20,7 +21,7 @@ from nix_audit.fleet.tables import (
     hosts,
     reports,
 )
-from nix_audit.fleet.views._shared import HISTORY_LIMIT, SEVERITY_LABELS
+from nix_audit.fleet.views._shared import HISTORY_LIMIT
 from nix_audit.fleet.views.overview import HostSummary, summary_query, summary_row
 from nix_audit.models import TriagedFinding
 from nix_audit.reporters import cve_sort_key

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, select
 
 from nix_audit.fleet.database import FleetDatabase
+from nix_audit.fleet.findings import SEVERITY_LABELS
 from nix_audit.fleet.registry import aware
 from nix_audit.fleet.tables import (
     closures,
@@ -17,7 +18,6 @@ from nix_audit.fleet.tables import (
     hosts,
     reports,
 )
-from nix_audit.fleet.views._shared import SEVERITY_LABELS
 
 __all__ = [
     "FleetOverview",

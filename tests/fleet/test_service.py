@@ -337,3 +337,13 @@ def test_a_host_interval_out_of_range_is_refused_not_a_server_error(fleet: Runni
         hourly = admin.post("/api/v1/hosts", json={"name": "web1", "report_interval": 3600})
         assert hourly.status_code == 201
         assert admin.get("/api/v1/hosts/web1").json()["host"]["report_interval"] == 3600
+
+
+def test_serve_on_an_unreachable_database_is_one_line_and_exit_3(db: Path) -> None:
+    run = run_cli(
+        "serve", "--database", "postgresql://nobody@127.0.0.1:1/fleet", "--db", str(db),
+        "--listen", "127.0.0.1:1", "--update-every", "0", timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 3
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "migration failed" in lines[0] and "Traceback" not in run.stderr

@@ -97,7 +97,7 @@ def serve(
     logging.getLogger("alembic").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     from nix_audit.pipeline import default_db_dir
 
-    _prepare(database)
+    opened = _migrated(database)  # before the server starts: a bad database is one line
     import uvicorn
 
     from nix_audit.fleet.app import create_app
@@ -107,14 +107,13 @@ def serve(
     if not host or not port.isdigit():
         raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
     config = ServerConfig(
-        database=database,
         db_dir=db_dir or default_db_dir(),
         mirror=mirror,
         update_interval=timedelta(hours=update_every) if update_every else None,
         feed_timeout=timeout,
         secure_cookies=secure_cookies,
     )
-    app = create_app(config)
+    app = create_app(config, opened)
     click.echo(f"nix-audit: serving the fleet on http://{listen}/ (database {database})", err=True)
     uvicorn.run(app, host=host, port=int(port), log_level="warning", http="httptools")
     return 0

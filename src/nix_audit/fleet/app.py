@@ -1,6 +1,8 @@
 """The fleet service's ASGI application: JSON API, pages, and the background work (#7).
 
-``create_app`` migrates the database, then runs two threads beside the request handlers: the
+``create_app`` takes a migrated database (``nix-audit serve`` migrates it first, so that a
+database it cannot reach is one line and exit 3, not a failed start-up inside the server) and
+runs two threads beside the request handlers: the
 evaluator (matching and triage, woken by reports and triage uploads) and, when configured,
 the index updater (``db update`` on a schedule, which wakes the evaluator in turn).
 """
@@ -24,7 +26,7 @@ from nix_audit.errors import NixAuditError, TriageError
 from nix_audit.fleet import api
 from nix_audit.fleet.central_triage import UnknownDocumentError
 from nix_audit.fleet.config import ServerConfig
-from nix_audit.fleet.database import FleetDatabase, FleetDatabaseError, migrate
+from nix_audit.fleet.database import FleetDatabase, FleetDatabaseError
 from nix_audit.fleet.evaluation import Evaluator
 from nix_audit.fleet.intake import ReportIntake
 from nix_audit.fleet.protocol import ProtocolError, ReportTooLarge
@@ -56,11 +58,10 @@ class FleetState:
         return self.config.db_dir / INDEX_FILE
 
 
-def create_app(config: ServerConfig) -> ReportFastPath:
-    """The application; the database is migrated when it starts, before any request."""
+def create_app(config: ServerConfig, database: FleetDatabase) -> ReportFastPath:
+    """The application on ``database``, migrated to the newest revision by the caller."""
     from nix_audit.fleet import api_views, pages
 
-    database = FleetDatabase(config.database)
     evaluator = Evaluator(database, config.db_dir / INDEX_FILE)
     updater = (
         IndexUpdater(
@@ -78,7 +79,6 @@ def create_app(config: ServerConfig) -> ReportFastPath:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        migrate(database)
         evaluator.start(config.poll_seconds, worker_process=not config.evaluate_in_process)
         if updater is not None:
             updater.start()

@@ -11,14 +11,13 @@ __all__ = ["ServerConfig"]
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """``database``: a path or ``postgresql://`` URL; ``db_dir``: the advisory index folder.
+    """``db_dir``: the advisory index folder (the database is given to ``create_app`` open).
 
     ``update_interval`` None: never update the index from here (it is kept current by another
     process, or tests put it in place). ``evaluate_in_process``: match in the server's own
     process instead of a worker (tests, and hosts with one core to spare).
     """
 
-    database: str
     db_dir: Path
     mirror: str | None = None
     update_interval: timedelta | None = timedelta(hours=6)

@@ -33,11 +33,14 @@ def sample_names(shared: Path, count: int, seed: int = 2026) -> list[str]:
     return sorted(random.Random(seed).sample(names, count))  # noqa: S311 - a sample, not a secret
 
 
-def build_index(shared: Path) -> Path:
-    """An index of every yearly feed plus ``modified`` in bench/out/db (built once, reused)."""
-    db = OUT / "db"
+def build_index(shared: Path, *, cve_list: bool = False) -> Path:
+    """An index of every yearly feed plus ``modified`` in bench/out/db (built once, reused);
+    with ``cve_list``, also the CVE List of ``../shared/data/cve5``, in bench/out/db-cve-list."""
+    db = OUT / ("db-cve-list" if cve_list else "db")
     if not (db / "index.sqlite").exists():
-        measure([*NIX_AUDIT, "db", "update", "--db", str(db), "--mirror", str(shared / "nvd")])
+        argv = [*NIX_AUDIT, "db", "update", "--db", str(db), "--mirror", str(shared / "nvd")]
+        argv += ["--cve-list", str(shared / "cve5")] if cve_list else ["--no-cve-list"]
+        measure(argv)
     return db
 
 

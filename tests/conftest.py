@@ -11,6 +11,11 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# The NVD-only suites predate the CVE List (issue #12), whose default location is GitHub,
+# out of reach here: every command a test runs reads the NVD only unless the test asks for
+# the CVE List itself (tests/advisories/test_cvelist_*.py, tests/e2e/test_cve_list.py).
+os.environ.setdefault("NIX_AUDIT_NO_CVE_LIST", "1")
+
 # The brief: Nix runs single-user as root, never sandboxed, never reaching for a substituter.
 NIX_CONFIG = "sandbox = false\nsubstituters =\nexperimental-features = nix-command\n"
 

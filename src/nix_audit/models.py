@@ -25,6 +25,7 @@ __all__ = [
     "ConfigNode",
     "Configuration",
     "CpeMatch",
+    "CveListStatus",
     "FeedState",
     "Finding",
     "HygieneRule",
@@ -121,7 +122,7 @@ class Skipped:
 # --- advisory records (NVD JSON 2.0 "configurations", trimmed to what matching needs) -------
 
 
-class CpeMatch(msgspec.Struct, frozen=True, array_like=True, gc=False):
+class CpeMatch(msgspec.Struct, frozen=True, array_like=True, gc=False, omit_defaults=True):
     """One ``cpeMatch`` entry: a CPE 2.3 criteria string and an optional version range.
 
     ``vulnerable: false`` entries describe a platform the vulnerable product runs on, not an
@@ -134,6 +135,10 @@ class CpeMatch(msgspec.Struct, frozen=True, array_like=True, gc=False):
     version_start_excluding: str | None = None
     version_end_including: str | None = None
     version_end_excluding: str | None = None
+    # CVE List entries only (issue #12): "unknown" when the record says it does not know
+    # whether these versions are affected (cve-schema ``status``); such a hit is never
+    # reported as affected, only shown as uncertain. Omitted from NVD blobs (None).
+    status: str | None = None
 
 
 class ConfigNode(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -152,11 +157,17 @@ class Configuration(msgspec.Struct, frozen=True, array_like=True, gc=False):
     nodes: tuple[ConfigNode, ...]
 
 
-class AdvisoryRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
-    """What the matcher needs of one CVE: its id and its configurations."""
+class AdvisoryRecord(msgspec.Struct, frozen=True, array_like=True, gc=False, omit_defaults=True):
+    """What the matcher needs of one CVE: its id, its configurations, and who said so.
+
+    ``source`` is the data that decided the CVE (issue #12): ``nvd`` (the NVD's
+    configurations), ``cve-list:adp`` or ``cve-list:cna`` (a CVE record's ``affected``
+    entries, turned into configurations by ``advisories.cve5_versions``).
+    """
 
     cve_id: str
     configurations: tuple[Configuration, ...]
+    source: str = "nvd"
 
 
 class AdvisoryDetails(msgspec.Struct, frozen=True, gc=False):
@@ -195,6 +206,18 @@ class FeedState:
 
 
 @dataclass(frozen=True, slots=True)
+class CveListStatus:
+    """The CVE List part of the index (issue #12): where from, how many records, which
+    baseline and newest delta are applied, and when it was last updated."""
+
+    location: str
+    records: int
+    last_update: datetime | None
+    baseline: str | None
+    last_delta: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class IndexStatus:
     """What ``db status`` shows and reports carry: where the data came from and how old it is."""
 
@@ -203,6 +226,7 @@ class IndexStatus:
     feeds: tuple[FeedState, ...]
     last_update: datetime | None
     source: str | None
+    cve_list: CveListStatus | None = None  # None: the index holds the NVD only
 
     def age_hours(self, now: datetime) -> float | None:
         """Hours since the last successful update, or None for a never-updated index."""
@@ -231,6 +255,8 @@ class Finding:
     version_range: str
     mapping: str = "heuristic"
     confidence: Confidence = Confidence.HIGH
+    # Which data decided the CVE (``AdvisoryRecord.source``): nvd, cve-list:adp, cve-list:cna.
+    source: str = "nvd"
 
 
 class TriageStatus(enum.Enum):

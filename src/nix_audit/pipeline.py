@@ -68,6 +68,8 @@ class ScanOptions:
     mode: ClosureMode = ClosureMode.RUNTIME
     db_dir: Path = field(default_factory=default_db_dir)
     mirror: str | None = None
+    cve_list: str | None = None  # None: the CVE Program's GitHub releases (issue #12)
+    use_cve_list: bool = True
     timeout: float = 30.0
     offline: bool = False
     max_age: timedelta = DEFAULT_MAX_AGE
@@ -213,13 +215,13 @@ def ensure_index(options: ScanOptions, warnings: list[str]) -> None:
     age = status.age_hours(options.now) if status else None
     if age is not None and age * 3600 < options.max_age.total_seconds():
         return
-    # Imported here: the HTTP stack costs a scan ~50 ms of start-up it rarely needs.
-    from nix_audit.advisories.fetch import feed_source_for
-    from nix_audit.advisories.update import update_index
+    from nix_audit.advisories.refresh import AdvisorySources, update_from
 
+    sources = AdvisorySources(
+        options.mirror, options.cve_list, options.use_cve_list, options.timeout
+    )
     try:
-        with feed_source_for(options.mirror, timeout=options.timeout) as source:
-            update_index(options.db_dir, source, now=options.now)
+        update_from(options.db_dir, sources, now=options.now)
     except FeedError as e:
         if status is None:
             raise

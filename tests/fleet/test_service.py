@@ -24,6 +24,7 @@ from nix_audit.fleet.protocol import (
     closure_digest,
 )
 from tests.e2e.conftest import RECORDS, run_cli
+from tests.helpers.cve_list_assets import cve_record, write_baseline, write_delta
 from tests.helpers.fleet_server import RunningFleet, running_fleet
 from tests.helpers.nix_store import NixFixtureStore
 from tests.helpers.nvd_feeds import cpe_match, record, write_mirror
@@ -226,6 +227,43 @@ def test_a_cve_published_later_reaches_every_affected_host(
                 assert time.monotonic() < deadline, "the new CVE never reached web2"
                 time.sleep(0.2)
             assert ("curl-7.50.0", "CVE-2026-0001") in host_findings(admin, "web1")
+
+
+def test_a_cve_only_the_cve_list_knows_reaches_every_affected_host(
+    fleet_url: str, nix_fixture_store: NixFixtureStore, tmp_path: Path
+) -> None:
+    """Issue #12: a CVE published in the CVE List (the NVD has not analysed it) reaches the
+    hosts after ``POST /api/v1/index/update``, marked with its source; the hosts do nothing."""
+    feeds = write_mirror(tmp_path / "mirror", RECORDS)
+    assets = tmp_path / "cve-list"
+    write_baseline(
+        assets / "2026-11-20_all_CVEs_at_midnight.zip.zip", [cve_record("CVE-2026-0003")]
+    )
+    index = tmp_path / "index"
+    env = {"NIX_AUDIT_NO_CVE_LIST": ""}
+    update = ["db", "update", "--db", str(index), "--mirror", str(feeds), "--cve-list", str(assets)]
+    assert run_cli(*update, env=env).returncode == 0
+    curl = ("curl-7.50.0", "CVE-2026-0003")
+    with running_fleet(fleet_url, index, tmp_path, mirror=feeds, cve_list=assets) as fleet:
+        for name in ("web1", "web2"):
+            tokens = token_file(fleet, tmp_path, name)
+            done = fleet.report(tokens, name, str(nix_fixture_store.links["result"]))
+            assert done.returncode == 0, done.stderr
+        with fleet.admin() as admin:
+            fleet.wait_evaluated(admin)
+            assert curl not in host_findings(admin, "web1")
+            versions = [{"version": "7.0", "lessThan": "7.51.0", "status": "affected"}]
+            affected = [{"vendor": "haxx", "product": "curl", "versions": versions}]
+            published = cve_record("CVE-2026-0003", affected, updated="2026-11-20T10:00:00Z")
+            write_delta(assets / "2026-11-20_delta_CVEs_at_1000Z.zip", [published])
+            assert admin.post("/api/v1/index/update").status_code == 202
+            deadline = time.monotonic() + 60
+            while curl not in host_findings(admin, "web2"):
+                assert time.monotonic() < deadline, "the CVE List's CVE never reached web2"
+                time.sleep(0.2)
+            view = admin.get("/api/v1/hosts/web1").raise_for_status().json()
+            found = [f for f in view["findings"] if f["cve_id"] == "CVE-2026-0003"]
+            assert [f["source"] for f in found] == ["cve-list:cna"]
 
 
 def test_central_whitelist_applies_to_all_hosts_or_to_its_scope(

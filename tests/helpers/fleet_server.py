@@ -7,6 +7,7 @@ the end. ``wait_evaluated`` polls ``/api/v1/status`` until every reported host i
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -105,16 +106,26 @@ class RunningFleet:
 
 @contextmanager
 def running_fleet(
-    database: str, db_dir: Path, log_dir: Path, *, mirror: Path | None = None
+    database: str,
+    db_dir: Path,
+    log_dir: Path,
+    *,
+    mirror: Path | None = None,
+    cve_list: Path | None = None,
 ) -> Iterator[RunningFleet]:
     """Start ``nix-audit serve`` on ``database`` with the index in ``db_dir``.
 
     Without ``mirror`` the server never updates its index; with one, it updates from that
-    folder at start and whenever ``POST /api/v1/index/update`` asks.
+    folder (and from the CVE List folder ``cve_list``, if given) at start and whenever
+    ``POST /api/v1/index/update`` asks.
     """
     updates = (
         ["--mirror", str(mirror), "--update-every", "24"] if mirror else ["--update-every", "0"]
     )
+    env = dict(os.environ)
+    if cve_list is not None:
+        updates += ["--cve-list", str(cve_list)]
+        env["NIX_AUDIT_NO_CVE_LIST"] = ""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     fleet = RunningFleet(url, database, log_dir / "serve.log")
@@ -135,6 +146,7 @@ def running_fleet(
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=env,
         )
         try:
             _wait_ready(url, process, fleet.log)

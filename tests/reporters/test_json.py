@@ -34,6 +34,7 @@ FINDING_KEYS = {
     "version_range",
     "mapping",
     "confidence",
+    "source",
     "reason",
     "issue_url",
     "justification",

@@ -17,16 +17,26 @@ from types import TracebackType
 from typing import Any, Self
 
 from nix_audit.advisories.envelope import version_in
+from nix_audit.advisories.merge import cve_list_decides, merged_details
 from nix_audit.advisories.schema import (
+    CVE_LIST_TABLES,
     INDEX_FILE,
+    NVD_TABLES,
     SCHEMA_VERSION,
+    IndexTables,
     cve_id_of,
     cve_key,
     decode_details,
     decode_record,
 )
 from nix_audit.errors import IndexError_
-from nix_audit.models import AdvisoryDetails, AdvisoryRecord, FeedState, IndexStatus
+from nix_audit.models import (
+    AdvisoryDetails,
+    AdvisoryRecord,
+    CveListStatus,
+    FeedState,
+    IndexStatus,
+)
 from nix_audit.versions import encoded_key
 
 __all__ = ["INDEX_FILE", "AdvisoryIndex", "index_path"]
@@ -170,40 +180,78 @@ class AdvisoryIndex:
 
         The envelope (``envelope``) is a superset of what the matcher can accept, so the
         records left out are ones no configuration of theirs could match these versions.
+        Each CVE comes from the source that decides it (``merge``): the NVD's record, else
+        the CVE List's; a CVE the CVE List rejected comes from neither.
         """
-        keys_of: dict[str, list[int]] = {}
         names = sorted({name.lower() for name in wanted})
         versions = _encoded_versions(wanted)
+        nvd_keys = self._posting_keys(NVD_TABLES, names, versions)
+        list_keys = self._posting_keys(CVE_LIST_TABLES, names, versions)
+        every = {k for keys in (*nvd_keys.values(), *list_keys.values()) for k in keys}
+        rejected = self._rejected(sorted(every))
+        nvd = self._records(NVD_TABLES, sorted(every - rejected))
+        listed = [k for keys in list_keys.values() for k in keys if k not in rejected]
+        decided = {k for k in listed if cve_list_decides(nvd.get(k))}
+        cve_list = self._records(CVE_LIST_TABLES, sorted(decided))
+        result: dict[str, list[AdvisoryRecord]] = {}
+        for name in wanted:
+            product = name.lower()
+            # Several vendors may share a product name: the same CVE can be listed twice.
+            found = [nvd[k] for k in dict.fromkeys(nvd_keys.get(product, ())) if k in nvd]
+            found += [
+                cve_list[k] for k in dict.fromkeys(list_keys.get(product, ())) if k in cve_list
+            ]
+            result[name] = found
+        return result
+
+    def _posting_keys(
+        self, tables: IndexTables, names: Sequence[str], versions: Mapping[str, list[bytes]]
+    ) -> dict[str, list[int]]:
+        """Product -> CVE keys of its postings in ``tables`` whose envelope holds a version."""
+        keys_of: dict[str, list[int]] = {}
         for chunk in _chunks(names):
-            sql = f"SELECT product, cve, low, high FROM product WHERE product IN ({_marks(len(chunk))})"  # noqa: S608, E501
+            sql = f"SELECT product, cve, low, high FROM {tables.postings} WHERE product IN ({_marks(len(chunk))})"  # noqa: S608, E501
             for product, key, low, high in self._query(sql, chunk):
                 keys = versions.get(product)
                 if keys is None or any(version_in(k, low, high) for k in keys):
                     keys_of.setdefault(product, []).append(key)
-        records = self._records(sorted({k for keys in keys_of.values() for k in keys}))
-        result: dict[str, list[AdvisoryRecord]] = {}
-        for name in wanted:
-            # Several vendors may share a product name: the same CVE can be listed twice.
-            unique = dict.fromkeys(keys_of.get(name.lower(), ()))
-            result[name] = [records[key] for key in unique if key in records]
-        return result
+        return keys_of
 
-    def _records(self, keys: Sequence[int]) -> dict[int, AdvisoryRecord]:
+    def _rejected(self, keys: Sequence[int]) -> set[int]:
+        """The keys among ``keys`` whose CVE record is REJECTED."""
+        found: set[int] = set()
+        for chunk in _chunks(keys):
+            sql = f"SELECT id FROM {CVE_LIST_TABLES.rejected} WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
+            found.update(key for (key,) in self._query(sql, chunk))
+        return found
+
+    def _records(self, tables: IndexTables, keys: Sequence[int]) -> dict[int, AdvisoryRecord]:
         records: dict[int, AdvisoryRecord] = {}
         for chunk in _chunks(keys):
-            sql = f"SELECT id, config FROM cve WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
+            sql = f"SELECT id, config FROM {tables.records} WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
             for key, blob in self._query(sql, chunk):
                 records[key] = decode_record(blob)
         return records
 
     def details(self, cve_ids: Collection[str]) -> dict[str, AdvisoryDetails]:
-        """Details of the given CVE ids that are in the index (unknown ids are left out)."""
+        """Details of the given CVE ids that are in the index (unknown ids are left out),
+        from both sources as ``merge`` combines them."""
         keys = sorted({k for k in map(cve_key, cve_ids) if k is not None})
+        nvd = self._details(NVD_TABLES, keys)
+        cve_list = self._details(CVE_LIST_TABLES, keys)
         found: dict[str, AdvisoryDetails] = {}
+        for key in keys:
+            merged = merged_details(nvd.get(key), cve_list.get(key))
+            if merged is not None:
+                found[cve_id_of(key)] = merged
+        return found
+
+    def _details(self, tables: IndexTables, keys: Sequence[int]) -> dict[int, AdvisoryDetails]:
+        found: dict[int, AdvisoryDetails] = {}
         for chunk in _chunks(keys):
-            sql = f"SELECT id, details FROM cve WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
+            sql = f"SELECT id, details FROM {tables.records} WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
             for key, blob in self._query(sql, chunk):
-                found[cve_id_of(key)] = decode_details(blob)
+                found[key] = decode_details(blob)
         return found
 
     def status(self) -> IndexStatus:
@@ -228,7 +276,34 @@ class AdvisoryIndex:
             feeds=feeds,
             last_update=_parse_time(meta.get("last_update")),
             source=meta.get("source"),
+            cve_list=_cve_list_status(meta),
         )
+
+    def decided_counts(self) -> dict[str, int]:
+        """How many CVEs each source decides (``merge``): ``nvd``, ``cve-list``, and
+        ``rejected`` (by the CVE List). Reads every posting: for ``db status``, not scans."""
+        rejected = {key for (key,) in self._query(f"SELECT id FROM {CVE_LIST_TABLES.rejected}", ())}  # noqa: S608
+        nvd = {key for (key,) in self._query("SELECT DISTINCT cve FROM product", ())} - rejected
+        listed = {key for (key,) in self._query("SELECT DISTINCT cve FROM cvelist_product", ())}
+        return {
+            "nvd": len(nvd),
+            "cve-list": len(listed - nvd - rejected),
+            "rejected": len(rejected),
+        }
+
+
+def _cve_list_status(meta: Mapping[str, str]) -> CveListStatus | None:
+    """The CVE List part of ``meta`` (keys written by ``update``), None when absent."""
+    location = meta.get("cve_list.location")
+    if location is None:
+        return None
+    return CveListStatus(
+        location=location,
+        records=int(meta.get("cve_list.records", "0")),
+        last_update=_parse_time(meta.get("cve_list.last_update")),
+        baseline=meta.get("cve_list.baseline"),
+        last_delta=meta.get("cve_list.last_delta"),
+    )
 
 
 def _encoded_versions(wanted: Mapping[str, Collection[str] | None]) -> dict[str, list[bytes]]:

@@ -28,6 +28,8 @@ from nix_audit.advisories.decode import (
     vulnerable_products,
 )
 from nix_audit.advisories.schema import (
+    NVD_TABLES,
+    IndexTables,
     create_schema,
     cve_key,
     decode_record,
@@ -45,6 +47,7 @@ __all__ = [
     "decoded_feeds",
     "feed_rows",
     "open_for_build",
+    "row_of",
     "write_feed_states",
     "write_meta",
 ]
@@ -109,7 +112,7 @@ class ApplyCounts:
         )
 
 
-def _row_of(path: Path, record: FeedRecord) -> CveRow | tuple[int, str]:
+def row_of(path: Path | str, record: FeedRecord) -> CveRow | tuple[int, str]:
     """The row of a live record, or (key, lastModified) of a rejected one."""
     key = cve_key(record.cve_id)
     if key is None:
@@ -135,7 +138,7 @@ def feed_rows(name: str, path: Path) -> FeedRows:
     rows: list[CveRow] = []
     with FeedReader(path) as reader:
         for record in reader:
-            row = _row_of(path, record)
+            row = row_of(path, record)
             if isinstance(row, CveRow):
                 rows.append(row)
                 if len(rows) == _CHUNK_ROWS:
@@ -201,10 +204,27 @@ def open_for_build(path: Path) -> sqlite3.Connection:
 
 
 class IndexWriter:
-    """Writes feed rows into an open index connection, inside the caller's transaction."""
+    """Writes feed rows into an open index connection, inside the caller's transaction.
 
-    def __init__(self, conn: sqlite3.Connection, *, fresh: bool = False) -> None:
+    ``tables`` are the source's own tables (``schema.NVD_TABLES``, ``CVE_LIST_TABLES``).
+    Where the source keeps rejected ids, a rejected record is remembered there (it hides the
+    CVE from every source, ``merge``) and a later published one forgets it.
+    """
+
+    def __init__(
+        self, conn: sqlite3.Connection, *, fresh: bool = False, tables: IndexTables = NVD_TABLES
+    ) -> None:
         self._conn = conn
+        self._tables = tables
+        records, postings = tables.records, tables.postings
+        # Table names are module constants (schema.IndexTables), never input.
+        self._sql_insert = f"INSERT INTO {records} VALUES (?, ?, ?, ?)"  # noqa: S608
+        self._sql_replace = f"INSERT OR REPLACE INTO {records} VALUES (?, ?, ?, ?)"  # noqa: S608
+        self._sql_post = f"INSERT INTO {postings} VALUES (?, ?, ?, ?, ?)"  # noqa: S608
+        self._sql_post_new = f"INSERT OR IGNORE INTO {postings} VALUES (?, ?, ?, ?, ?)"  # noqa: S608
+        self._sql_stored = f"SELECT last_modified, config FROM {records} WHERE id = ?"  # noqa: S608
+        self._sql_unpost = f"DELETE FROM {postings} WHERE product = ? AND vendor = ? AND cve = ?"  # noqa: S608
+        self._sql_delete = f"DELETE FROM {records} WHERE id = ?"  # noqa: S608
         # In a fresh build, keys already loaded; a key seen again takes the careful path.
         self._seen: set[int] | None = set() if fresh else None
 
@@ -219,6 +239,7 @@ class IndexWriter:
         for key, last_modified in feed.rejected:
             if key in seen and self._drop_older(key, last_modified):
                 counts += ApplyCounts(removed=1)
+            self._remember_rejected(key, last_modified)
         return counts
 
     def _add_rows(self, rows: list[CveRow], seen: set[int]) -> ApplyCounts:
@@ -227,9 +248,12 @@ class IndexWriter:
         for row in rows:
             (again if row.key in seen else new).append(row)
             seen.add(row.key)
-        self._conn.executemany("INSERT INTO cve VALUES (?, ?, ?, ?)", [row[:4] for row in new])
+        self._conn.executemany(self._sql_insert, [row[:4] for row in new])
+        if self._tables.rejected is not None:
+            for row in new:
+                self._forget_rejected(row.key, row.last_modified)
         self._conn.executemany(
-            "INSERT INTO product VALUES (?, ?, ?, ?, ?)",
+            self._sql_post,
             [(p, v, row.key, low, high) for row in new for p, v, low, high in row.products],
         )
         counts = ApplyCounts(added=len(new))
@@ -246,20 +270,35 @@ class IndexWriter:
         for key, last_modified in feed.rejected:
             if self._drop_older(key, last_modified):
                 counts += ApplyCounts(removed=1)
+            self._remember_rejected(key, last_modified)
         return counts
 
+    def _remember_rejected(self, key: int, last_modified: str) -> None:
+        if self._tables.rejected is None:
+            return
+        self._conn.execute(
+            f"INSERT INTO {self._tables.rejected} VALUES (?, ?) ON CONFLICT(id) DO UPDATE "  # noqa: S608
+            "SET last_modified = excluded.last_modified "
+            "WHERE excluded.last_modified > last_modified",
+            (key, last_modified),
+        )
+
+    def _forget_rejected(self, key: int, last_modified: str) -> None:
+        if self._tables.rejected is not None:
+            self._conn.execute(
+                f"DELETE FROM {self._tables.rejected} WHERE id = ? AND last_modified < ?",  # noqa: S608
+                (key, last_modified),
+            )
+
     def _stored(self, key: int) -> tuple[str, bytes] | None:
-        found: tuple[str, bytes] | None = self._conn.execute(
-            "SELECT last_modified, config FROM cve WHERE id = ?", (key,)
-        ).fetchone()
+        found: tuple[str, bytes] | None = self._conn.execute(self._sql_stored, (key,)).fetchone()
         return found
 
     def _delete_postings(self, key: int, config: bytes) -> None:
         # The old record's postings, recomputed from its stored configurations.
         products = vulnerable_products(decode_record(config).configurations)
         self._conn.executemany(
-            "DELETE FROM product WHERE product = ? AND vendor = ? AND cve = ?",
-            [(product, vendor, key) for vendor, product in products],
+            self._sql_unpost, [(product, vendor, key) for vendor, product in products]
         )
 
     def _put(self, row: CveRow) -> ApplyCounts:
@@ -270,11 +309,11 @@ class IndexWriter:
             # A changed record replaces the old one completely, postings included, so a
             # product dropped from its configurations stops finding it.
             self._delete_postings(row.key, stored[1])
-        self._conn.execute("INSERT OR REPLACE INTO cve VALUES (?, ?, ?, ?)", row[:4])
+        self._conn.execute(self._sql_replace, row[:4])
         self._conn.executemany(
-            "INSERT OR IGNORE INTO product VALUES (?, ?, ?, ?, ?)",
-            [(p, v, row.key, low, high) for p, v, low, high in row.products],
+            self._sql_post_new, [(p, v, row.key, low, high) for p, v, low, high in row.products]
         )
+        self._forget_rejected(row.key, row.last_modified)
         if self._seen is not None:
             self._seen.add(row.key)
         return ApplyCounts(changed=1) if stored is not None else ApplyCounts(added=1)
@@ -284,7 +323,7 @@ class IndexWriter:
         if stored is None or stored[0] >= last_modified:
             return False
         self._delete_postings(key, stored[1])
-        self._conn.execute("DELETE FROM cve WHERE id = ?", (key,))
+        self._conn.execute(self._sql_delete, (key,))
         if self._seen is not None:
             self._seen.discard(key)
         return True

@@ -16,6 +16,10 @@ whole NVD):
   primary key is the lookup order, so a scan reads contiguous key ranges and nothing else.
   There is no index on ``cve``: an update finds a record's old postings by decoding its old
   ``config`` instead, which saves a second copy of every posting.
+- ``cvelist``, ``cvelist_product``: the same two tables for the CVE List's records (issue
+  #12), kept apart from the NVD's so that each source updates its own rows and the merge
+  rule (``merge``) can be applied when reading; ``cvelist_rejected``: CVEs whose record is
+  REJECTED, which hides them whatever the NVD still says.
 - ``feed``: per-feed HTTP validators and feed timestamps; ``meta``: schema version, source,
   time of the last successful update, record count.
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import zlib
+from dataclasses import dataclass
 from typing import Final
 
 import msgspec
@@ -32,9 +37,12 @@ import msgspec
 from nix_audit.models import AdvisoryDetails, AdvisoryRecord
 
 __all__ = [
+    "CVE_LIST_TABLES",
     "INDEX_FILE",
     "LOCK_FILE",
+    "NVD_TABLES",
     "SCHEMA_VERSION",
+    "IndexTables",
     "create_schema",
     "cve_id_of",
     "cve_key",
@@ -47,9 +55,25 @@ __all__ = [
 
 # Bump when the tables or the blob encodings change: an index of another version is not
 # read (the user is told to run ``nix-audit db update``, which rebuilds it).
-SCHEMA_VERSION: Final = "2"  # 2: postings carry version envelopes
+SCHEMA_VERSION: Final = "3"  # 2: postings carry version envelopes; 3: the CVE List tables
 INDEX_FILE: Final = "index.sqlite"
 LOCK_FILE: Final = "index.lock"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexTables:
+    """The tables one advisory source writes: records, postings, and rejected ids (if kept).
+
+    Names are constants of this module, never input, so queries may interpolate them.
+    """
+
+    records: str
+    postings: str
+    rejected: str | None = None
+
+
+NVD_TABLES: Final = IndexTables("cve", "product")
+CVE_LIST_TABLES: Final = IndexTables("cvelist", "cvelist_product", "cvelist_rejected")
 
 _SCHEMA: Final = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -75,6 +99,21 @@ CREATE TABLE product(
     high BLOB,
     PRIMARY KEY (product, vendor, cve)
 ) WITHOUT ROWID;
+CREATE TABLE cvelist(
+    id INTEGER PRIMARY KEY,
+    last_modified TEXT NOT NULL,
+    config BLOB NOT NULL,
+    details BLOB NOT NULL
+);
+CREATE TABLE cvelist_product(
+    product TEXT NOT NULL,
+    vendor TEXT NOT NULL,
+    cve INTEGER NOT NULL,
+    low BLOB,
+    high BLOB,
+    PRIMARY KEY (product, vendor, cve)
+) WITHOUT ROWID;
+CREATE TABLE cvelist_rejected(id INTEGER PRIMARY KEY, last_modified TEXT NOT NULL);
 """
 
 # CVE ids are "CVE-YYYY-NNNN" with 4 or more sequence digits, no leading zero beyond four

@@ -9,6 +9,10 @@
   and the changed ones re-applied. Changes go into the live index in one transaction with a
   rollback journal (not WAL: a ``-wal`` side file would not follow the file across a
   rename), so a killed update leaves the old index.
+- The CVE List (issue #12), when a ``CveListSource`` is given, in the same file and the same
+  transaction as the NVD's feeds: a rebuild loads its newest baseline and the deltas since,
+  an update applies the deltas published since the last one (``cvelist_fetch`` plans
+  which). Without one, the index holds the NVD only and any CVE List rows are dropped.
 - One writer at a time: an fcntl lock on ``index.lock`` (released by the kernel when the
   holder dies, so no stale lock survives a crash).
 """
@@ -20,13 +24,15 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import filelock
 
+from nix_audit.advisories.cvelist_fetch import CveListBatch, CveListSource, CveListState
+from nix_audit.advisories.cvelist_ingest import CveListCounts, apply_batches, clear_cve_list
 from nix_audit.advisories.index import index_path
 from nix_audit.advisories.ingest import (
     ApplyCounts,
@@ -65,6 +71,7 @@ class UpdateReport:
     removed: int
     duration: float  # seconds
     rebuilt: bool = False  # a full build into a new file rather than changes in place
+    cve_list: CveListCounts | None = None  # None: the CVE List was not read
 
     def summary(self) -> str:
         """One line for the user: ``index rebuilt from 26 feeds: 207556 added ... in 8.1 s``."""
@@ -75,7 +82,17 @@ class UpdateReport:
         else:
             what = f"index updated from {_names(self.feeds_fetched)}"
         counts = f"{self.added} added, {self.changed} changed, {self.removed} removed"
-        return f"{what}: {counts} in {self.duration:.1f} s"
+        return f"{what}: {counts}{self._cve_list_summary()} in {self.duration:.1f} s"
+
+    def _cve_list_summary(self) -> str:
+        if self.cve_list is None:
+            return ""
+        batches = self.cve_list.batches
+        if not batches:
+            return "; CVE List up to date"
+        c = self.cve_list.counts
+        what = batches[0] if len(batches) == 1 else f"{batches[0]} + {len(batches) - 1} more"
+        return f"; CVE List from {what}: {c.added} added, {c.changed} changed, {c.removed} removed"
 
 
 def _names(feeds: tuple[str, ...]) -> str:
@@ -95,8 +112,9 @@ def update_index(
     years: range | None = None,
     full: bool = False,
     lock_timeout: float = 600.0,
+    cve_list: CveListSource | None = None,
 ) -> UpdateReport:
-    """Bring ``db_dir/index.sqlite`` up to date from ``source``.
+    """Bring ``db_dir/index.sqlite`` up to date from ``source`` (and ``cve_list``, if given).
 
     ``years`` are the yearly feeds to use (default 2002 up to ``now.year``). Raises
     ``FeedError`` when a feed cannot be fetched or decoded (the previous index is left as
@@ -124,7 +142,7 @@ def update_index(
         for stale in db_dir.glob(f"{_DOWNLOADS}*"):
             shutil.rmtree(stale, ignore_errors=True)
         with tempfile.TemporaryDirectory(prefix=_DOWNLOADS, dir=db_dir) as tmp:
-            job = _Job(db_dir, source, now, names, Path(tmp))
+            job = _Job(db_dir, source, now, names, Path(tmp), cve_list)
             counts, fetched, unchanged, rebuilt = job.run(full)
     except sqlite3.Error as e:
         raise IndexError_(f"{index_path(db_dir)}: cannot write the advisory index: {e}") from e
@@ -138,6 +156,7 @@ def update_index(
         removed=counts.removed,
         duration=time.monotonic() - started,
         rebuilt=rebuilt,
+        cve_list=job.cve_list_counts,
     )
 
 
@@ -147,6 +166,9 @@ class _Stored:
 
     validators: dict[str, Validators]
     last_update: datetime | None
+    cve_list: CveListState | None  # None: no CVE List in the index, or from another place
+    cve_list_location: str | None
+    cve_list_records: int
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -175,29 +197,82 @@ def _read_stored(path: Path) -> _Stored | None:
     if meta.get("schema_version") != SCHEMA_VERSION or "last_update" not in meta:
         return None
     validators = {name: Validators(etag, modified) for name, etag, modified in rows}
-    return _Stored(validators, datetime.fromisoformat(meta["last_update"]))
+    return _Stored(
+        validators,
+        datetime.fromisoformat(meta["last_update"]),
+        _cve_list_state(meta),
+        meta.get(_LIST_LOCATION),
+        int(meta.get(_LIST_RECORDS, "0")),
+    )
+
+
+# meta keys of the CVE List part (issue #12)
+_LIST_LOCATION = "cve_list.location"
+_LIST_BASELINE = "cve_list.baseline"
+_LIST_DELTA = "cve_list.last_delta"
+_LIST_ETAG = "cve_list.listing_etag"
+_LIST_SCANNED = "cve_list.clone_scanned_ns"
+_LIST_UPDATE = "cve_list.last_update"
+_LIST_RECORDS = "cve_list.records"
+_LIST_KEYS = (
+    _LIST_LOCATION, _LIST_BASELINE, _LIST_DELTA, _LIST_ETAG, _LIST_SCANNED, _LIST_UPDATE,
+    _LIST_RECORDS,
+)  # fmt: skip
+
+
+def _forget_cve_list_meta(conn: sqlite3.Connection) -> None:
+    marks = ",".join("?" * len(_LIST_KEYS))
+    conn.execute(f"DELETE FROM meta WHERE key IN ({marks})", _LIST_KEYS)  # noqa: S608
+
+
+def _cve_list_state(meta: dict[str, str]) -> CveListState | None:
+    if _LIST_LOCATION not in meta:
+        return None
+    scanned = meta.get(_LIST_SCANNED)
+    return CveListState(
+        baseline=meta.get(_LIST_BASELINE),
+        last_delta=meta.get(_LIST_DELTA),
+        listing_etag=meta.get(_LIST_ETAG),
+        clone_scanned_ns=int(scanned) if scanned else None,
+    )
 
 
 class _Job:
     """One update, run under the lock."""
 
     def __init__(
-        self, db_dir: Path, source: FeedSource, now: datetime, years: list[str], tmp: Path
+        self,
+        db_dir: Path,
+        source: FeedSource,
+        now: datetime,
+        years: list[str],
+        tmp: Path,
+        cve_list: CveListSource | None,
     ) -> None:
         self.index = index_path(db_dir)
         self.source = source
         self.now = now
         self.years = years
         self.tmp = tmp
+        self.cve_list = cve_list
+        self.cve_list_counts: CveListCounts | None = None
+        self._list_plan: tuple[list[CveListBatch], CveListState] | None = None
+        self._list_records = 0
 
     def run(self, full: bool) -> tuple[ApplyCounts, tuple[str, ...], tuple[str, ...], bool]:
         stored = None if full else _read_stored(self.index)
         if stored is None:
             fetches = self._fetch_all([(name, None) for name in [*self.years, MODIFIED_FEED]])
+            self._plan_cve_list(None)
             counts = self._rebuild(fetches)
             return counts, tuple(f.name for f in fetches), (), True
         wanted = self._wanted(stored)
         fetches = self._fetch_all([(name, stored.validators.get(name)) for name in wanted])
+        same_place = (
+            self.cve_list is not None and stored.cve_list_location == self.cve_list.location
+        )
+        self._list_records = stored.cve_list_records if same_place else 0
+        self._plan_cve_list(stored.cve_list if same_place else None)
         counts = self._refresh(fetches)
         fetched = tuple(f.name for f in fetches if f.path is not None)
         unchanged = tuple(f.name for f in fetches if f.path is None)
@@ -226,6 +301,43 @@ class _Job:
                 "unconditional request"
             )
         return fetch
+
+    def _plan_cve_list(self, state: CveListState | None) -> None:
+        """Ask the CVE List what to apply (downloads happen here, before the transaction)."""
+        if self.cve_list is not None:
+            with task("downloading the CVE List", None):
+                self._list_plan = self.cve_list.batches(state, self.tmp, full=state is None)
+
+    def _write_cve_list(self, conn: sqlite3.Connection, *, fresh: bool) -> None:
+        """Apply the planned CVE List batches, or drop the CVE List when there is none."""
+        if self.cve_list is None or self._list_plan is None:
+            clear_cve_list(conn)
+            _forget_cve_list_meta(conn)
+            return
+        batches, state = self._list_plan
+        if not fresh and batches and batches[0].kind == "baseline" and self._list_records == 0:
+            # First CVE List load into an existing index, or from another place: the
+            # baseline replaces whatever was there, in bulk.
+            clear_cve_list(conn)
+            fresh = True
+        with task("indexing the CVE List", len(batches)) as step:
+            counts = apply_batches(conn, _stepped(batches, step), fresh=fresh)
+        self.cve_list_counts = counts
+        records = self._list_records + counts.counts.added - counts.counts.removed
+        values = {
+            _LIST_LOCATION: self.cve_list.location,
+            _LIST_UPDATE: self.now.isoformat(),
+            _LIST_RECORDS: str(records),
+        }
+        optional = {
+            _LIST_BASELINE: state.baseline,
+            _LIST_DELTA: state.last_delta,
+            _LIST_ETAG: state.listing_etag,
+            _LIST_SCANNED: None if state.clone_scanned_ns is None else str(state.clone_scanned_ns),
+        }
+        values.update({key: value for key, value in optional.items() if value is not None})
+        _forget_cve_list_meta(conn)
+        write_meta(conn, values)
 
     def _decoded(self, feeds: Sequence[tuple[str, Path]]) -> Iterator[FeedRows]:
         """``decoded_feeds``, with errors naming the feed where it came from.
@@ -277,6 +389,7 @@ class _Job:
                 counts += writer.add(feed)
                 write_feed_states(conn, [self._feed_state(by_name[feed.name], feed)])
             self._write_meta(conn, counts.added - counts.removed)
+            self._write_cve_list(conn, fresh=True)
             conn.execute("COMMIT")
             conn.execute("PRAGMA journal_mode=DELETE")
         except BaseException:
@@ -327,6 +440,7 @@ class _Job:
                 ],
             )
             self._write_meta(conn, before + counts.added - counts.removed)
+            self._write_cve_list(conn, fresh=False)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -344,6 +458,14 @@ def _record_count(conn: sqlite3.Connection) -> int:
         return int(row[0])
     (count,) = conn.execute("SELECT count(*) FROM cve").fetchone()
     return int(count)
+
+
+def _stepped(
+    batches: Sequence[CveListBatch], step: Callable[[int], None]
+) -> Iterator[CveListBatch]:
+    for batch in batches:
+        yield batch
+        step(1)
 
 
 def _path_of(fetch: FeedFetch) -> Path:

@@ -83,6 +83,21 @@ def _data_options(func: F) -> F:
         show_default=True,
         help="Seconds a download may stall before it fails [env NIX_AUDIT_TIMEOUT].",
     )(func)
+    func = click.option(
+        "--cve-list",
+        metavar="URL|DIR",
+        envvar="NIX_AUDIT_CVE_LIST",
+        help="CVE List (CVE JSON 5) location: a mirror of the cvelistV5 release assets, a "
+        "Releases API URL, or a folder (the assets, or a git clone of cvelistV5) "
+        "[env NIX_AUDIT_CVE_LIST; default: the CVE Program's GitHub releases].",
+    )(func)
+    func = click.option(
+        "--no-cve-list",
+        is_flag=True,
+        envvar="NIX_AUDIT_NO_CVE_LIST",
+        help="Read the NVD only; an index built with the CVE List drops it "
+        "[env NIX_AUDIT_NO_CVE_LIST=1].",
+    )(func)
     return click.option(
         "-m",
         "--mirror",

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from nix_audit.cli import EXIT_CLEAN, _data_options, _progress, _setup_logging, _verbosity, cli
-from nix_audit.models import IndexStatus
+from nix_audit.models import CveListStatus, IndexStatus
 from nix_audit.progress import listening
 
 __all__ = ["db"]
@@ -26,16 +26,24 @@ def db() -> None:
 )
 @_verbosity
 def db_update(
-    db_dir: Path | None, timeout: float, mirror: str | None, full: bool, verbose: int, quiet: bool
+    db_dir: Path | None,
+    timeout: float,
+    mirror: str | None,
+    cve_list: str | None,
+    no_cve_list: bool,
+    full: bool,
+    verbose: int,
+    quiet: bool,
 ) -> int:
-    """Fetch new and changed CVE records (conditional requests) into the index."""
+    """Fetch new and changed CVE records (conditional requests) into the index: the NVD's
+    feeds and the CVE List's release assets (baseline, then hourly deltas)."""
     _setup_logging(verbose)
-    from nix_audit.advisories.fetch import feed_source_for
-    from nix_audit.advisories.update import update_index
+    from nix_audit.advisories.refresh import AdvisorySources, update_from
     from nix_audit.pipeline import default_db_dir
 
-    with listening(_progress(quiet)), feed_source_for(mirror, timeout=timeout) as source:
-        report = update_index(db_dir or default_db_dir(), source, now=datetime.now(UTC), full=full)
+    sources = AdvisorySources(mirror, cve_list, not no_cve_list, timeout)
+    with listening(_progress(quiet)):
+        report = update_from(db_dir or default_db_dir(), sources, now=datetime.now(UTC), full=full)
     click.echo(report.summary())
     return EXIT_CLEAN
 
@@ -52,18 +60,23 @@ def db_status(db_dir: Path | None, as_json: bool) -> int:
 
     with AdvisoryIndex((db_dir or default_db_dir()) / INDEX_FILE) as index:
         status = index.status()
-    click.echo(_format_status(status, datetime.now(UTC), as_json=as_json))
+        decided = index.decided_counts()
+    click.echo(_format_status(status, decided, datetime.now(UTC), as_json=as_json))
     return EXIT_CLEAN
 
 
-def _format_status(status: IndexStatus, now: datetime, *, as_json: bool) -> str:
+def _format_status(
+    status: IndexStatus, decided: dict[str, int], now: datetime, *, as_json: bool
+) -> str:
     age = status.age_hours(now)
     if as_json:
         import json
 
         from nix_audit.reporters.json import database_json
 
-        return json.dumps(database_json(status, now), indent=2)
+        document = database_json(status, now) or {}
+        document["decided_by"] = decided
+        return json.dumps(document, indent=2)
     lines = [
         f"index:       {status.path}",
         f"source:      {status.source or '-'}",
@@ -76,4 +89,22 @@ def _format_status(status: IndexStatus, now: datetime, *, as_json: bool) -> str:
         f"  {f.name:<9} {f.records:>7} records  feed timestamp {f.feed_timestamp or '-'}"
         for f in sorted(status.feeds, key=lambda f: f.name)
     ]
+    lines += _cve_list_lines(status.cve_list)
+    lines.append(
+        f"decided by:  NVD {decided['nvd']} CVEs, CVE List {decided['cve-list']} CVEs "
+        f"({decided['rejected']} rejected by the CVE List)"
+    )
     return "\n".join(lines)
+
+
+def _cve_list_lines(cve_list: CveListStatus | None) -> list[str]:
+    if cve_list is None:
+        return ["CVE List:    not read (--no-cve-list)"]
+    when = cve_list.last_update.isoformat() if cve_list.last_update else "never"
+    return [
+        f"CVE List:    {cve_list.location}",
+        f"  records:     {cve_list.records}",
+        f"  last update: {when}",
+        f"  baseline:    {cve_list.baseline or '-'}",
+        f"  last delta:  {cve_list.last_delta or '-'}",
+    ]

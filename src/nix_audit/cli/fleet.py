@@ -87,6 +87,8 @@ def serve(
     listen: str,
     db_dir: Path | None,
     mirror: str | None,
+    cve_list: str | None,
+    no_cve_list: bool,
     timeout: float,
     update_every: float,
     secure_cookies: bool,
@@ -100,6 +102,7 @@ def serve(
     opened = _migrated(database)  # before the server starts: a bad database is one line
     import uvicorn
 
+    from nix_audit.advisories.refresh import AdvisorySources
     from nix_audit.fleet.app import create_app
     from nix_audit.fleet.config import ServerConfig
 
@@ -108,9 +111,8 @@ def serve(
         raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
     config = ServerConfig(
         db_dir=db_dir or default_db_dir(),
-        mirror=mirror,
+        sources=AdvisorySources(mirror, cve_list, not no_cve_list, timeout),
         update_interval=timedelta(hours=update_every) if update_every else None,
-        feed_timeout=timeout,
         secure_cookies=secure_cookies,
     )
     app = create_app(config, opened)

@@ -64,13 +64,7 @@ def create_app(config: ServerConfig, database: FleetDatabase) -> ReportFastPath:
 
     evaluator = Evaluator(database, config.db_dir / INDEX_FILE)
     updater = (
-        IndexUpdater(
-            config.db_dir,
-            config.mirror,
-            config.update_interval,
-            evaluator.wake,
-            timeout=config.feed_timeout,
-        )
+        IndexUpdater(config.db_dir, config.sources, config.update_interval, evaluator.wake)
         if config.update_interval is not None
         else None
     )

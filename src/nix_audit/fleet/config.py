@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from nix_audit.advisories.refresh import AdvisorySources
+
 __all__ = ["ServerConfig"]
 
 
@@ -19,9 +21,8 @@ class ServerConfig:
     """
 
     db_dir: Path
-    mirror: str | None = None
+    sources: AdvisorySources = AdvisorySources()  # noqa: RUF009 - a frozen value
     update_interval: timedelta | None = timedelta(hours=6)
-    feed_timeout: float = 30.0
     poll_seconds: float = 30.0
     evaluate_in_process: bool = False
     secure_cookies: bool = False  # set the Secure flag: behind HTTPS

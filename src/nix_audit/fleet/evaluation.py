@@ -66,8 +66,9 @@ MAX_SETTLE_SECONDS = 10.0
 
 
 def index_generation(index_path: Path) -> str | None:
-    """A digest of what the index holds (its feeds' validators and record count); None when
-    there is no usable index. An update that changed nothing keeps the generation."""
+    """A digest of what the index holds (its feeds' validators and record count, and the CVE
+    List's baseline, newest delta and record count); None when there is no usable index. An
+    update that changed nothing keeps the generation."""
     if not index_path.exists():
         return None
     try:
@@ -78,12 +79,18 @@ def index_generation(index_path: Path) -> str | None:
     digest = hashlib.sha256(str(status.records).encode())
     for feed in sorted(status.feeds, key=lambda f: f.name):
         digest.update(f"{feed.name}\0{feed.etag}\0{feed.last_modified}\0{feed.records}".encode())
+    cve_list = status.cve_list
+    if cve_list is not None:
+        # A git clone has no asset names: its update time says that files were read.
+        stamp = cve_list.last_update.isoformat() if cve_list.last_update else ""
+        part = cve_list.baseline or stamp
+        digest.update(f"{part}\0{cve_list.last_delta}\0{cve_list.records}".encode())
     return digest.hexdigest()[:16]
 
 
 #: One finding as the worker hands it back: (package idx, cve, criteria, range, mapping,
 #: confidence); plain tuples pickle at a fraction of the cost of findings with packages.
-FindingRow = tuple[int, str, str, str, str, str]
+FindingRow = tuple[int, str, str, str, str, str, str]
 
 _WORKER_DATABASES: dict[str, FleetDatabase] = {}
 
@@ -115,6 +122,7 @@ def match_closure(
             f.version_range,
             f.mapping,
             f.confidence.value,
+            f.source,
         )
     return list(rows.values()), details
 
@@ -313,7 +321,7 @@ def _stale_hosts(stamp: str) -> Select[int, str, int, int, int]:
 
 
 def _finding_row(closure_id: int, row: FindingRow) -> dict[str, object]:
-    idx, cve_id, criteria, version_range, mapping, confidence = row
+    idx, cve_id, criteria, version_range, mapping, confidence, source = row
     return {
         "closure_id": closure_id,
         "idx": idx,
@@ -322,6 +330,7 @@ def _finding_row(closure_id: int, row: FindingRow) -> dict[str, object]:
         "version_range": version_range,
         "mapping": mapping,
         "confidence": confidence,
+        "source": source,
     }
 
 

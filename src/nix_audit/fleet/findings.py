@@ -94,6 +94,7 @@ def stored_findings(c: Connection, closure_id: int, cve_id: str | None = None) -
             version_range=r.version_range,
             mapping=r.mapping,
             confidence=Confidence(r.confidence),
+            source=r.source,
         )
         for r in c.execute(query)
     ]

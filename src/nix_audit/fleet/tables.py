@@ -128,6 +128,8 @@ closure_findings = Table(
     Column("version_range", Text, nullable=False),
     Column("mapping", String(100), nullable=False),
     Column("confidence", String(10), nullable=False),
+    # Which data decided the CVE (issue #12): nvd, cve-list:adp, cve-list:cna.
+    Column("source", String(20), nullable=False, server_default="nvd"),
     Index("ix_closure_findings_cve", "cve_id"),
 )
 

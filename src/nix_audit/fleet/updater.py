@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from nix_audit.advisories.refresh import AdvisorySources, update_from
 from nix_audit.errors import NixAuditError
 
 __all__ = ["IndexUpdater", "UpdateOutcome"]
@@ -34,17 +35,14 @@ class IndexUpdater:
     def __init__(
         self,
         db_dir: Path,
-        mirror: str | None,
+        sources: AdvisorySources,
         interval: timedelta,
         on_done: Callable[[], None],
-        *,
-        timeout: float = 30.0,
     ) -> None:
         self._db_dir = db_dir
-        self._mirror = mirror
+        self._sources = sources
         self._interval = interval
         self._on_done = on_done
-        self._timeout = timeout
         self._stop = threading.Event()
         self._now = threading.Event()
         self._thread: threading.Thread | None = None
@@ -70,13 +68,9 @@ class IndexUpdater:
             self._now.clear()
 
     def update_once(self) -> UpdateOutcome:
-        from nix_audit.advisories.fetch import feed_source_for
-        from nix_audit.advisories.update import update_index
-
         now = datetime.now(UTC)
         try:
-            with feed_source_for(self._mirror, timeout=self._timeout) as source:
-                update_index(self._db_dir, source, now=now)
+            update_from(self._db_dir, self._sources, now=now)
         except NixAuditError as e:
             log.warning("index update failed, keeping the previous index: %s", e)
             self.last = UpdateOutcome(now, str(e))

@@ -66,10 +66,14 @@ Tri = bool | None  # Kleene logic: True, False, or None for UNKNOWN
 
 @dataclass(frozen=True, slots=True)
 class MatchHit:
-    """The evidence of a match: the ``cpeMatch`` criteria and its range in words."""
+    """The evidence of a match: the ``cpeMatch`` criteria and its range in words, the source
+    that decided the CVE (``AdvisoryRecord.source``) and the entry's status (issue #12:
+    ``unknown`` when a CVE record does not know whether these versions are affected)."""
 
     criteria: str
     version_range: str
+    source: str = "nvd"
+    status: str = "affected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,12 +303,20 @@ def configuration_matches(
 
 
 def _record_hit(record: AdvisoryRecord, target: _Target) -> CpeMatch | None:
-    """The first hit of any of the record's configurations (they are alternatives)."""
+    """The first hit of any of the record's configurations (they are alternatives); a hit
+    whose status is unknown only when no configuration gives a definite one."""
+    uncertain: CpeMatch | None = None
     for config in record.configurations:
         found = _configuration_hit(config, target)
         if found is not None:
-            return found
-    return None
+            if found.status is None:
+                return found
+            uncertain = uncertain or found
+    return uncertain
+
+
+def _record_match_hit(record: AdvisoryRecord, match: CpeMatch) -> MatchHit:
+    return MatchHit(match.criteria, range_text(match), record.source, match.status or "affected")
 
 
 def record_matches(
@@ -323,7 +335,7 @@ def records_matching(
     for record in records:
         match = _record_hit(record, target)
         if match is not None:
-            found.append((record.cve_id, MatchHit(match.criteria, range_text(match))))
+            found.append((record.cve_id, _record_match_hit(record, match)))
     return found
 
 
@@ -344,5 +356,5 @@ def records_matching_scoped(
     for record in records:
         match = _record_hit(record, target)
         if match is not None:
-            found.append((record.cve_id, MatchHit(match.criteria, range_text(match))))
+            found.append((record.cve_id, _record_match_hit(record, match)))
     return found

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from nix_audit.advisories.cve5_names import cna_name
 from nix_audit.errors import AdvisoryError
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 _RESOURCE = "cpe-mappings.toml"
-_KEYS = frozenset({"nix", "pattern", "cpe", "target_sw", "ecosystem", "note"})
+_KEYS = frozenset({"nix", "pattern", "cpe", "cna", "target_sw", "ecosystem", "note"})
 # part:vendor:product with CPE 2.3 value characters (NISTIR 7695 §5.3.2), lower case and
 # unquoted (the NVD's ``erlang\\/otp`` is the product ``erlang/otp``).
 _PRODUCT = re.compile(r"([aoh]):([a-z0-9._\-~!+&@/]+):([a-z0-9._\-~!+&@/]+)")
@@ -151,10 +152,28 @@ def _entry(index: int, table: object, origin: str) -> MappingEntry:
         products.append(product)
     if not products:
         raise AdvisoryError(f"{where}: needs at least one 'cpe'")
+    products += _cna_products(table.get("cna", []), where)
     ecosystem = table.get("ecosystem")
     if ecosystem is not None and not isinstance(ecosystem, str):
         raise AdvisoryError(f"{where}: 'ecosystem' must be a string")
     return MappingEntry(names, tuple(products), pattern, ecosystem)
+
+
+def _cna_products(value: object, where: str) -> list[CpeProduct]:
+    """``cna = [["Linux", "Linux"]]``: the CNA spellings (vendor, product) of the program in
+    CVE records (issue #12), as the CPE words the index stores them under (``cve5_names``)."""
+    if not isinstance(value, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) and v for v in pair)
+        for pair in value
+    ):
+        raise AdvisoryError(f"{where}: 'cna' must be a list of [vendor, product] pairs")
+    products = []
+    for vendor, product in value:
+        name = cna_name(vendor, product)
+        if name is None:
+            raise AdvisoryError(f"{where}: cna {[vendor, product]!r} names no product")
+        products.append(CpeProduct("a", name.vendor, name.product))
+    return products
 
 
 def parse_mapping_table(text: str, origin: str = "<mappings>") -> MappingTable:

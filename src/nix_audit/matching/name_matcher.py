@@ -88,6 +88,7 @@ class NameMatcher(Matcher):
                         version_range=hit.version_range,
                         mapping="heuristic",
                         confidence=Confidence.HIGH,
+                        source=hit.source,
                     )
                     for package in members
                 )

@@ -19,6 +19,7 @@ and version, and each (product, scope, version) is evaluated once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from nix_audit.advisories.interface import AdvisoryLookup
 from nix_audit.matching.configurations import MatchHit, records_matching_scoped
@@ -30,9 +31,11 @@ from nix_audit.matching.scope import ProductScope
 from nix_audit.models import Confidence, Finding, Package
 from nix_audit.versions import is_orderable
 
-__all__ = ["UNKNOWN_VERSION", "VendorAwareMatcher"]
+__all__ = ["UNKNOWN_STATUS_TEXT", "UNKNOWN_VERSION", "VendorAwareMatcher"]
 
 UNKNOWN_VERSION = "unknown version"
+UNKNOWN_STATUS = "unknown"
+UNKNOWN_STATUS_TEXT = "status unknown in the CVE record"
 
 _GroupKey = tuple[str, str, tuple[str, ...], tuple[str, ...]]
 _Hit = tuple[str, MatchHit, str, Confidence]
@@ -124,7 +127,15 @@ class VendorAwareMatcher(Matcher):
                 evaluator, identities[key], key[1]
             ):
                 findings.extend(
-                    Finding(package, cve_id, hit.criteria, hit.version_range, mapping, confidence)
+                    Finding(
+                        package,
+                        cve_id,
+                        hit.criteria,
+                        hit.version_range,
+                        mapping,
+                        confidence,
+                        hit.source,
+                    )
                     for package in members
                 )
         return findings
@@ -153,7 +164,12 @@ class VendorAwareMatcher(Matcher):
                 mapping, confidence = ident.judge(hit.criteria)
                 if unknown and not hit.version_range.startswith("= "):
                     text = f"{UNKNOWN_VERSION} {version} ({hit.version_range})"
-                    hit, confidence = MatchHit(hit.criteria, text), Confidence.LOW
+                    hit, confidence = replace(hit, version_range=text), Confidence.LOW
+                if hit.status == UNKNOWN_STATUS:
+                    # Issue #12: the CVE record says it does not know; never a finding by
+                    # default, shown marked with --show-uncertain.
+                    text = f"{UNKNOWN_STATUS_TEXT} ({hit.version_range})"
+                    hit, confidence = replace(hit, version_range=text), Confidence.LOW
                 found = (cve_id, hit, mapping, confidence)
                 if _better(found, by_cve.get(cve_id)):
                     by_cve[cve_id] = found

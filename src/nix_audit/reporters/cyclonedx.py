@@ -244,6 +244,7 @@ def _finding_properties(triaged: TriagedFinding) -> list[Property]:
         Property(name="nix-audit:criteria", value=finding.criteria),
         Property(name="nix-audit:mapping", value=finding.mapping),
         Property(name="nix-audit:confidence", value=finding.confidence.value),
+        Property(name="nix-audit:source", value=finding.source),
     ]
     if finding.version_range:
         properties.append(Property(name="nix-audit:version_range", value=finding.version_range))

@@ -15,6 +15,7 @@ from typing import Any
 
 from nix_audit import __version__
 from nix_audit.models import (
+    CveListStatus,
     FeedState,
     HygieneRule,
     IndexStatus,
@@ -102,6 +103,19 @@ def database_json(index: IndexStatus | None, scanned_at: datetime | None) -> Jso
         "age_hours": age,
         "source": index.source,
         "feeds": [_feed(f) for f in sorted(index.feeds, key=lambda f: f.name)],
+        "cve_list": _cve_list(index.cve_list),
+    }
+
+
+def _cve_list(status: CveListStatus | None) -> JsonObject | None:
+    if status is None:
+        return None
+    return {
+        "location": status.location,
+        "records": status.records,
+        "last_update": _timestamp(status.last_update),
+        "baseline": status.baseline,
+        "last_delta": status.last_delta,
     }
 
 
@@ -173,6 +187,7 @@ def _finding(triaged: TriagedFinding) -> JsonObject:
         "version_range": finding.version_range,
         "mapping": finding.mapping,
         "confidence": finding.confidence.value,
+        "source": finding.source,
         "reason": triaged.reason,
         "issue_url": triaged.issue_url,
         "justification": triaged.justification,

@@ -162,6 +162,7 @@ def _result(
             "versionRange": finding.version_range,
             "mapping": finding.mapping,
             "confidence": finding.confidence.value,
+            "source": finding.source,
         },
     }
     result["properties"].update(_package_properties(package, restarts))

@@ -120,7 +120,7 @@ class TextReporter(Reporter):
                 evidence += f", versions {finding.version_range}"
             lines += self._wrap(evidence)
             lines.append(
-                f"    mapping: {clean_text(finding.mapping)}, "
+                f"    source: {finding.source}, mapping: {clean_text(finding.mapping)}, "
                 f"confidence: {finding.confidence.value}"
             )
         return lines
@@ -264,7 +264,8 @@ def _details(triaged: TriagedFinding, options: ReportOptions) -> str:
             evidence += f", versions {clean_text(finding.version_range)}"
         parts.append(evidence)
         parts.append(
-            f"mapping: {clean_text(finding.mapping)}, confidence: {finding.confidence.value}"
+            f"source: {finding.source}, mapping: {clean_text(finding.mapping)}, "
+            f"confidence: {finding.confidence.value}"
         )
     return "\n".join(parts)
 

@@ -53,6 +53,7 @@ class HostFinding:
     score: float | None
     severity: str  # SEVERITY_LABELS of its rank
     new: bool
+    source: str = "nvd"  # which data decided the CVE (issue #12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,7 @@ def _host_finding(t: TriagedFinding, seen: set[tuple[str, str]] | None) -> HostF
         score=t.details.score,
         severity=SEVERITY_LABELS[severity_rank(t.details)],
         new=seen is not None and (package.pname, t.finding.cve_id) not in seen,
+        source=t.finding.source,
     )
 
 

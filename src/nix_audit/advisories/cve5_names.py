@@ -27,6 +27,8 @@ _SUFFIXES = re.compile(
     r"org|organization)\.?)+$",
     re.IGNORECASE,
 )
+# What CNAs write where they name no vendor or product (Red Hat's "n/a").
+_NO_NAME = frozenset({"", "n/a", "na", "unknown", "unspecified", "-"})
 _QUOTE = re.compile(r"([^a-z0-9_.\-])")
 # Registries as CNAs write ``collectionURL``, and the ``target_sw`` the NVD gives their
 # packages (``cpe:2.3:a:vendor:product:*:*:*:*:*:python:*:*``).
@@ -113,13 +115,13 @@ def cna_name(
     if github is not None:
         cpe_vendor, cpe_product = github
     else:
-        cpe_vendor = _vendor(vendor)
-        cpe_product = _product(product, cpe_vendor)
+        cpe_vendor = "" if vendor.strip().lower() in _NO_NAME else _vendor(vendor)
+        cpe_product = "" if product.strip().lower() in _NO_NAME else _product(product, cpe_vendor)
     target = _registry(collection_url) if collection_url else None
-    if package_name and target is not None:
+    if package_name and (target is not None or not cpe_product):
         # ``github.com/foo/bar`` (Go), ``@scope/name`` (npm), ``group:artifact`` (Maven):
         # the last segment is the name the NVD writes as the product.
         cpe_product = cpe_word(re.split(r"[/:]", package_name.strip())[-1])
-    if not cpe_product or cpe_product in ("n/a", "unknown"):
+    if not cpe_product:
         return None
     return CnaName(cpe_vendor or "*", cpe_product, target or "*")

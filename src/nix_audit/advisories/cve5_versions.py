@@ -42,6 +42,9 @@ _PRIOR = re.compile(
     r"v?([0-9][^\s,;]*)\s+(?:and|or)\s+(?:prior|earlier|before|below|older)(?:\s+versions?)?",
     re.IGNORECASE,
 )
+_SERIES = re.compile(r"\.[*xX]$")
+# OpenSSL's CNA: "Fixed in OpenSSL 3.0.1 (Affected 3.0.0)", "(Affected 1.1.1-1.1.1l)".
+_OPENSSL_AFFECTED = re.compile(r".*\(Affected ([0-9][^\s,;)-]*)(?:-([0-9][^\s,;)]*))?\)")
 _BEFORE = re.compile(r"(?:prior to|before|earlier than|up to|through)\s+v?([0-9][^\s,;]*)", re.I)
 
 
@@ -90,8 +93,12 @@ def _text(value: object) -> str:
 
 @lru_cache(maxsize=1 << 14)
 def _bound(text: str, included: bool) -> Bound | None:
-    """A bound, or None when ``text`` is no version that Nix's order can place."""
+    """A bound, or None when ``text`` is no version that Nix's order can place.
+
+    A wildcard start (``8.1.*``, PHP's ``8.0.X``) is the first version of its series.
+    """
     cleaned = text[1:] if text[:1] in "vV" and text[1:2].isdigit() else text
+    cleaned = _SERIES.sub("", cleaned)
     if not is_orderable(cleaned):
         return None
     return Bound(cleaned, version_key(cleaned), included)
@@ -123,6 +130,11 @@ def _upper(item: Cve5Version) -> tuple[Bound | None, bool]:
 
 def _textual(text: str, status: str) -> list[_Item] | None:
     """A range written as text into ``version``, or None when it is not one."""
+    openssl = _OPENSSL_AFFECTED.fullmatch(text)
+    if openssl is not None:
+        first = _bound(openssl.group(1), True)
+        last = _bound(openssl.group(2) or openssl.group(1), True)
+        return [] if first is None or last is None else [_Item(first, last, status)]
     found = _PRIOR.fullmatch(text) or _BEFORE.fullmatch(text)
     if found is not None:
         end = _bound(found.group(1), found.re is _PRIOR)

@@ -56,6 +56,10 @@ FOREIGN_TARGETS = frozenset(
 _FOREIGN_OS_VENDORS = frozenset({"microsoft", "apple"})
 _FOREIGN_OS = frozenset({("google", "android"), ("google", "chrome_os"), ("google", "fuchsia")})
 _LINUX = ("linux", "linux_kernel")
+# Products Mozilla files apart from their ESR editions (``firefox_esr``, ``thunderbird_esr``;
+# in CVE records "Firefox" beside "Firefox ESR"): without an ESR edition, an entry of one of
+# these is about the rapid release, whose ranges an ESR build is not in (issue #13).
+_RAPID_RELEASE = frozenset({"firefox", "thunderbird"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +102,7 @@ def entry_in_scope(criteria: str, scope: ProductScope, esr: bool) -> bool:
     facts = _facts(criteria)
     if facts is None:
         return False
-    part, vendor, _, edition, target = facts
+    part, vendor, product, edition, target = facts
     if part != ANY and part not in scope.parts:
         return False
     if scope.vendors is not None and vendor not in scope.vendors:
@@ -109,7 +113,7 @@ def entry_in_scope(criteria: str, scope: ProductScope, esr: bool) -> bool:
     elif target != ANY and target not in scope.target_sw:
         return False
     if edition == ANY:
-        return True
+        return not (esr and product in _RAPID_RELEASE)
     return (edition == "esr") is esr
 
 

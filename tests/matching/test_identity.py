@@ -35,9 +35,9 @@ def test_malformed_exact_cpe_falls_back_to_the_table() -> None:
     [
         ("python3", "python", {"python"}, {"a"}),
         ("python311", "python", {"python"}, {"a"}),
-        ("linux", "linux_kernel", {"linux"}, {"o"}),
+        ("linux", "linux_kernel", {"linux"}, {"o", "a"}),  # a: CISA ADP's CPEs (issue #12)
         ("openssh", "openssh", {"openbsd"}, {"a"}),
-        ("nodejs-slim", "node.js", {"nodejs", "joyent"}, {"a"}),
+        ("nodejs-slim", "node.js", {"nodejs", "joyent", "node.js"}, {"a"}),  # node.js: the CNA
         ("git", "git", {"git-scm", "git"}, {"a"}),
         ("firefox-esr-unwrapped", "firefox", {"mozilla"}, {"a"}),
         ("ShellCheck", "shellcheck", {"koalaman"}, {"a"}),

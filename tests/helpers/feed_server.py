@@ -42,9 +42,10 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from tests.helpers.loopback import LoopbackServer
 
 __all__ = ["Fault", "FeedServer", "RequestRecord"]
 
@@ -100,7 +101,7 @@ class _Plan:
     body: bytes
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     """Serve ``root`` on ``http://127.0.0.1:<port>/`` in a daemon thread.
 
     ``etag`` / ``last_modified`` switch the validators off (a Last-Modified-only server is
@@ -124,54 +125,10 @@ class FeedServer:
         self._lock = threading.Lock()
         self._faults: dict[str, tuple[Fault, int | None]] = {}
         self._log: list[RequestRecord] = []
-        self._stopping = threading.Event()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
-    # --- life cycle ---
-
-    def start(self) -> Self:
-        """Bind a free loopback port and serve in a background thread."""
-        if self._httpd is not None:
-            return self
-        self._stopping.clear()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler, self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Wake any stalled response, stop serving and release the port."""
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # --- addresses ---
-
-    @property
-    def port(self) -> int:
-        """The bound port (the server must be running)."""
-        if self._httpd is None:
-            raise RuntimeError("FeedServer is not running")
-        return int(self._httpd.server_address[1])
+    def _make_server(self) -> ThreadingHTTPServer:
+        return _Server(("127.0.0.1", 0), _Handler, self)
 
     @property
     def url(self) -> str:

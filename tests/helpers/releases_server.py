@@ -41,11 +41,11 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from tests.helpers.feed_server import Fault, RequestRecord
+from tests.helpers.loopback import LoopbackServer
 
 __all__ = [
     "LISTING_PATH",
@@ -97,63 +97,6 @@ def cvelist_releases(folder: Path) -> list[Release]:
     return sorted(releases, key=lambda r: r.published_at, reverse=True)
 
 
-class _Loopback:
-    """A ThreadingHTTPServer on 127.0.0.1, started and stopped in a daemon thread."""
-
-    def __init__(self) -> None:
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-
-    def _make_server(self) -> ThreadingHTTPServer:
-        raise NotImplementedError
-
-    def start(self) -> Self:
-        """Bind a free loopback port and serve in a background thread."""
-        if self._httpd is None:
-            self._stopping.clear()
-            self._httpd = self._make_server()
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port (the server must be running)."""
-        if self._httpd is None:
-            raise RuntimeError(f"{type(self).__name__} is not running")
-        return int(self._httpd.server_address[1])
-
-    @property
-    def origin(self) -> str:
-        """``http://127.0.0.1:<port>``, without a trailing slash."""
-        return f"http://127.0.0.1:{self.port}"
-
-
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -162,7 +105,7 @@ class _QuietServer(ThreadingHTTPServer):
         """Stay quiet: clients that hang up are what the tests provoke."""
 
 
-class ReleasesServer(_Loopback):
+class ReleasesServer(LoopbackServer):
     """The GitHub Releases API of cvelistV5 over ``releases`` (newest first), on loopback.
 
     ``listing_path`` moves the listing elsewhere (a JSON endpoint not ending in
@@ -385,7 +328,7 @@ def _chunks(file: Path | None, body: bytes, size: int) -> Iterator[bytes]:
             yield chunk
 
 
-class FolderIndexServer(_Loopback):
+class FolderIndexServer(LoopbackServer):
     """``root`` served exactly as ``python3 -m http.server --directory root`` serves it."""
 
     def __init__(self, root: Path) -> None:

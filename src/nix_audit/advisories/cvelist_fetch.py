@@ -20,15 +20,12 @@ names, the gap rule), ``_cvelist_listing`` (what a place lists) and ``_cvelist_z
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Self
 from urllib.parse import quote, urlsplit
 from urllib.request import url2pathname
-
-import httpx
 
 from nix_audit.advisories import _cvelist_listing, _cvelist_plan, _cvelist_zip
 from nix_audit.advisories._cvelist_plan import Asset, Listing
@@ -36,9 +33,10 @@ from nix_audit.advisories.http import (
     FEED_TOTAL_TIMEOUT,
     TEXT_MAX_BYTES,
     TEXT_TOTAL_TIMEOUT,
+    LazyClient,
     download_to,
-    http_client,
 )
+from nix_audit.advisories.interface import AdvisorySource
 from nix_audit.errors import FeedError
 
 __all__ = [
@@ -91,22 +89,8 @@ class CveListBatch:
     records: Iterator[tuple[str, bytes]]  # (member or file name, that record's JSON bytes), lazily
 
 
-class CveListSource(ABC):
-    """Where CVE List records come from; use it in a ``with`` block (or call ``close()``)."""
-
-    def close(self) -> None:  # noqa: B027 - a no-op by default: local sources hold nothing
-        """Release what the source holds open."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    @property
-    @abstractmethod
-    def location(self) -> str:
-        """The URL or folder, for status output and to tell one place from another."""
+class CveListSource(AdvisorySource):
+    """Where CVE List records come from."""
 
     @abstractmethod
     def batches(
@@ -172,8 +156,7 @@ class _HttpAssetSource(_AssetSource):
 
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
         self._url = url
-        self._timeout = timeout
-        self._client: httpx.Client | None = None
+        self._http = LazyClient(timeout)
 
     @property
     def location(self) -> str:
@@ -182,14 +165,7 @@ class _HttpAssetSource(_AssetSource):
 
     def close(self) -> None:
         """Close the HTTP connection; a later ``batches`` opens a new one."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def _get_client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = http_client(self._timeout)
-        return self._client
+        self._http.close()
 
     def _fetch_listing(
         self, url: str, dest_dir: Path, headers: dict[str, str]
@@ -197,7 +173,7 @@ class _HttpAssetSource(_AssetSource):
         """A listing's bytes and ETag (None on 304), through a file so its size is bounded."""
         dest = dest_dir / ".cvelist-listing"
         got = download_to(
-            self._get_client(),
+            self._http.get(),
             url,
             dest,
             headers=headers,
@@ -216,7 +192,7 @@ class _HttpAssetSource(_AssetSource):
     def _local(self, asset: Asset, dest_dir: Path) -> tuple[Path, bool]:
         baseline = asset.kind == "baseline"
         got = download_to(
-            self._get_client(),
+            self._http.get(),
             asset.where,
             dest_dir / asset.name,
             max_bytes=_BASELINE_MAX_BYTES if baseline else _DELTA_MAX_BYTES,

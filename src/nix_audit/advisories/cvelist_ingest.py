@@ -9,13 +9,9 @@ fresh worker processes in chunks; at most a few chunks are in flight, which boun
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sqlite3
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import msgspec
@@ -25,14 +21,12 @@ from nix_audit.advisories.cvelist_fetch import CveListBatch
 from nix_audit.advisories.decode import FeedHeader
 from nix_audit.advisories.ingest import ApplyCounts, CveRow, FeedRows, IndexWriter, row_of
 from nix_audit.advisories.schema import CVE_LIST_TABLES
-from nix_audit.errors import IndexError_
-from nix_audit.workers import die_with_parent
+from nix_audit.workers import ordered_map
 
 __all__ = ["CveListCounts", "apply_batches", "clear_cve_list", "decoded_batch"]
 
 _CHUNK_RECORDS = 250
 _WORKERS = 2
-_IN_FLIGHT = 3
 _HEADER = FeedHeader("CVE_RECORD", "5", None, None)
 _ENCODER = msgspec.msgpack.Encoder()
 
@@ -85,29 +79,8 @@ def decoded_batch(batch: CveListBatch) -> Iterator[FeedRows]:
         return
     # spawn, not fork: by now the process holds the NVD load's memory, which forked workers
     # would each appear to hold as well (issue #12: the whole update within 300 MB).
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        _WORKERS, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
-    )
-    with pool:
-        pending: deque[Future[FeedRows]] = deque()
-        try:
-            for chunk in _chunks(batch):
-                pending.append(pool.submit(_chunk_rows, batch.name, chunk))
-                if len(pending) >= _IN_FLIGHT:
-                    yield _result(batch.name, pending.popleft())
-            while pending:
-                yield _result(batch.name, pending.popleft())
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-def _result(name: str, future: Future[FeedRows]) -> FeedRows:
-    try:
-        return future.result()
-    except BrokenProcessPool as e:
-        raise IndexError_(f"{name}: the decoding process died ({e})") from e
+    chunks = ((batch.name, chunk) for chunk in _chunks(batch))
+    yield from ordered_map(_chunk_rows, chunks, method="spawn", workers=_WORKERS, ahead=1)
 
 
 def apply_batches(

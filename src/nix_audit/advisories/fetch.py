@@ -17,14 +17,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-import httpx
-
 from nix_audit.advisories.http import (
     FEED_MAX_BYTES,
     FEED_TOTAL_TIMEOUT,
     Download,
+    LazyClient,
     download_to,
-    http_client,
 )
 from nix_audit.advisories.interface import FeedFetch, FeedSource, Validators
 from nix_audit.errors import FeedError
@@ -71,10 +69,9 @@ class HttpFeedSource(FeedSource):
         total_timeout: float = FEED_TOTAL_TIMEOUT,
     ) -> None:
         self._base_url = base_url.rstrip("/") + "/"
-        self._timeout = timeout
         self._max_bytes = max_bytes
         self._total_timeout = total_timeout
-        self._client: httpx.Client | None = None
+        self._http = LazyClient(timeout)
 
     @property
     def location(self) -> str:
@@ -88,7 +85,7 @@ class HttpFeedSource(FeedSource):
         headers = _conditional_headers(validators)
         dest = dest_dir / file_name
         result = download_to(
-            self._get_client(),
+            self._http.get(),
             url,
             dest,
             headers=headers,
@@ -110,14 +107,7 @@ class HttpFeedSource(FeedSource):
 
     def close(self) -> None:
         """Close the HTTP connection; a later ``fetch`` opens a new one."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def _get_client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = http_client(self._timeout)
-        return self._client
+        self._http.close()
 
 
 class FolderFeedSource(FeedSource):

@@ -41,6 +41,7 @@ __all__ = [
     "TEXT_TOTAL_TIMEOUT",
     "USER_AGENT",
     "Download",
+    "LazyClient",
     "download_text",
     "download_to",
     "http_client",
@@ -323,3 +324,24 @@ def _decode(url: str, data: bytes, charset: str | None) -> str:
         raise FeedError(f"{url}: unknown charset {charset!r}") from e
     except UnicodeDecodeError as e:
         raise FeedError(f"{url}: not valid {encoding} text at byte {e.start}") from e
+
+
+class LazyClient:
+    """An ``http_client`` opened on first use; ``close()`` closes it, and a later use opens
+    a new one (a source is kept between updates by the fleet server)."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._client: httpx.Client | None = None
+
+    def get(self) -> httpx.Client:
+        """The open client."""
+        if self._client is None:
+            self._client = http_client(self._timeout)
+        return self._client
+
+    def close(self) -> None:
+        """Close the client, if open."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None

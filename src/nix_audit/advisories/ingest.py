@@ -8,13 +8,9 @@ feeds' rows are in flight at a time, which bounds memory.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sqlite3
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -36,8 +32,8 @@ from nix_audit.advisories.schema import (
     encode_details,
     encode_record,
 )
-from nix_audit.errors import FeedError, IndexError_
-from nix_audit.workers import die_with_parent
+from nix_audit.errors import FeedError
+from nix_audit.workers import ordered_map
 
 __all__ = [
     "ApplyCounts",
@@ -158,32 +154,15 @@ def decoded_feeds(feeds: Sequence[tuple[str, Path]]) -> Iterator[FeedRows]:
             yield feed_rows(name, path)
         return
     # fork: workers start in milliseconds and need nothing from the parent but the code
-    # (with "fork" the pool starts them all before its own manager thread exists).
-    context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(
-        _MAX_WORKERS, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
-    )
-    with pool:
-        pending: deque[tuple[str, Future[FeedRows]]] = deque()
-        try:
-            for name, path in feeds:
-                pending.append((name, pool.submit(feed_rows, name, path)))
-                # Keep one feed queued beyond the busy workers, no more: finished rows wait
-                # in memory until the main process has inserted the earlier feeds.
-                if len(pending) > _MAX_WORKERS:
-                    yield _result(*pending.popleft())
-            while pending:
-                yield _result(*pending.popleft())
-        finally:
-            for _, future in pending:
-                future.cancel()
+    # (with "fork" the pool starts them all before its own manager thread exists). One feed
+    # queued beyond the busy workers, no more: finished rows wait in memory until the main
+    # process has inserted the earlier feeds.
+    named = ((f"feed {name!r}", (name, path)) for name, path in feeds)
+    yield from ordered_map(_feed_rows_of, named, method="fork", workers=_MAX_WORKERS, ahead=1)
 
 
-def _result(name: str, future: Future[FeedRows]) -> FeedRows:
-    try:
-        return future.result()
-    except BrokenProcessPool as e:
-        raise IndexError_(f"feed {name!r}: the decoding process died ({e})") from e
+def _feed_rows_of(_: str, feed: tuple[str, Path]) -> FeedRows:
+    return feed_rows(*feed)
 
 
 def open_for_build(path: Path) -> sqlite3.Connection:

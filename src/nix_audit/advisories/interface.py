@@ -10,7 +10,7 @@ from typing import Protocol, Self
 
 from nix_audit.models import AdvisoryDetails, AdvisoryRecord
 
-__all__ = ["AdvisoryLookup", "FeedFetch", "FeedSource", "Validators"]
+__all__ = ["AdvisoryLookup", "AdvisorySource", "FeedFetch", "FeedSource", "Validators"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +33,9 @@ class FeedFetch:
     validators: Validators
 
 
-class FeedSource(ABC):
-    """Where NVD JSON 2.0 feeds come from: the NVD itself, a mirror URL or a local folder.
-
-    A source may hold a connection pool; use it in a ``with`` block (or call ``close()``).
-    """
+class AdvisorySource(ABC):
+    """A place advisories come from. It may hold a connection pool: use it in a ``with``
+    block (or call ``close()``)."""
 
     def close(self) -> None:  # noqa: B027 - a no-op by default: folder sources hold nothing
         """Release what the source holds open."""
@@ -51,7 +49,11 @@ class FeedSource(ABC):
     @property
     @abstractmethod
     def location(self) -> str:
-        """The URL or folder, for status output."""
+        """The URL or folder, for status output and to tell one place from another."""
+
+
+class FeedSource(AdvisorySource):
+    """Where NVD JSON 2.0 feeds come from: the NVD itself, a mirror URL or a local folder."""
 
     @abstractmethod
     def fetch(self, name: str, validators: Validators | None, dest_dir: Path) -> FeedFetch:

@@ -75,7 +75,25 @@ class IndexTables:
 NVD_TABLES: Final = IndexTables("cve", "product")
 CVE_LIST_TABLES: Final = IndexTables("cvelist", "cvelist_product", "cvelist_rejected")
 
-_SCHEMA: Final = """
+# One source's records and postings; the NVD's and the CVE List's tables are alike.
+_SOURCE_TABLES: Final = """
+CREATE TABLE {records}(
+    id INTEGER PRIMARY KEY,
+    last_modified TEXT NOT NULL,
+    config BLOB NOT NULL,
+    details BLOB NOT NULL
+);
+CREATE TABLE {postings}(
+    product TEXT NOT NULL,
+    vendor TEXT NOT NULL,
+    cve INTEGER NOT NULL,
+    low BLOB,
+    high BLOB,
+    PRIMARY KEY (product, vendor, cve)
+) WITHOUT ROWID;
+"""
+_SCHEMA: Final = (
+    """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE feed(
     name TEXT PRIMARY KEY,
@@ -85,36 +103,12 @@ CREATE TABLE feed(
     fetched_at TEXT,
     records INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE cve(
-    id INTEGER PRIMARY KEY,
-    last_modified TEXT NOT NULL,
-    config BLOB NOT NULL,
-    details BLOB NOT NULL
-);
-CREATE TABLE product(
-    product TEXT NOT NULL,
-    vendor TEXT NOT NULL,
-    cve INTEGER NOT NULL,
-    low BLOB,
-    high BLOB,
-    PRIMARY KEY (product, vendor, cve)
-) WITHOUT ROWID;
-CREATE TABLE cvelist(
-    id INTEGER PRIMARY KEY,
-    last_modified TEXT NOT NULL,
-    config BLOB NOT NULL,
-    details BLOB NOT NULL
-);
-CREATE TABLE cvelist_product(
-    product TEXT NOT NULL,
-    vendor TEXT NOT NULL,
-    cve INTEGER NOT NULL,
-    low BLOB,
-    high BLOB,
-    PRIMARY KEY (product, vendor, cve)
-) WITHOUT ROWID;
-CREATE TABLE cvelist_rejected(id INTEGER PRIMARY KEY, last_modified TEXT NOT NULL);
 """
+    + _SOURCE_TABLES.format(records=NVD_TABLES.records, postings=NVD_TABLES.postings)
+    + _SOURCE_TABLES.format(records=CVE_LIST_TABLES.records, postings=CVE_LIST_TABLES.postings)
+    + f"CREATE TABLE {CVE_LIST_TABLES.rejected}"
+    + "(id INTEGER PRIMARY KEY, last_modified TEXT NOT NULL);"
+)
 
 # CVE ids are "CVE-YYYY-NNNN" with 4 or more sequence digits, no leading zero beyond four
 # (CVE ID syntax, cve.org "CVE ID Syntax Change", 2014).

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,7 @@ from nix_audit.advisories.cvelist_fetch import (
 )
 from nix_audit.errors import FeedError
 from tests.conftest import REPO_ROOT
+from tests.helpers.cve_list_assets import write_zip
 from tests.helpers.feed_server import Fault
 from tests.helpers.releases_server import (
     FolderIndexServer,
@@ -66,14 +67,6 @@ def record(cve_id: str, marker: str = "") -> bytes:
 def baseline_member(cve_id: str) -> str:
     _, year, number = cve_id.split("-")
     return f"cves/{year}/{int(number) // 1000}xxx/{cve_id}.json"
-
-
-def write_zip(path: Path, members: Mapping[str, bytes]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return path
 
 
 def write_baseline(path: Path, cve_ids: list[str], marker: str = "base") -> Path:

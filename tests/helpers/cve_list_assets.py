@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cve_record", "write_baseline", "write_delta"]
+__all__ = ["cve_record", "write_baseline", "write_delta", "write_zip"]
 
 
 def cve_record(
@@ -52,7 +52,8 @@ def _cve_id(record: bytes) -> str:
     return cve_id
 
 
-def _write_zip(path: Path, members: Mapping[str, bytes]) -> Path:
+def write_zip(path: Path, members: Mapping[str, bytes]) -> Path:
+    """A zip of ``members`` (name -> bytes) at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
@@ -67,11 +68,11 @@ def write_baseline(path: Path, records: Sequence[bytes]) -> Path:
         for record in records:
             _, year, number = _cve_id(record).split("-")
             archive.writestr(f"cves/{year}/{int(number) // 1000}xxx/{_cve_id(record)}.json", record)
-    return _write_zip(path, {"cves.zip": inner.getvalue()})
+    return write_zip(path, {"cves.zip": inner.getvalue()})
 
 
 def write_delta(path: Path, records: Sequence[bytes]) -> Path:
     """``path`` (``YYYY-MM-DD_delta_CVEs_at_HHMMZ.zip``): ``deltaCves/`` and ``delta.json``."""
     members = {f"deltaCves/{_cve_id(record)}.json": record for record in records}
     members["delta.json"] = json.dumps({"numberOfChanges": len(records)}).encode()
-    return _write_zip(path, members)
+    return write_zip(path, members)

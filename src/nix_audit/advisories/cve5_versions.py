@@ -23,7 +23,7 @@ Textual ranges some CNAs write into ``version`` (``< 3.1.2``, ``>= 0.23.0, < 0.2
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -71,20 +71,6 @@ class _Item:
     low: Bound | None
     high: Bound | None
     status: str
-
-    def holds_point(self, key: VersionKey) -> bool:
-        low, high = self.low, self.high
-        if low is not None and (key < low.key or (key == low.key and not low.included)):
-            return False
-        return not (
-            high is not None and (key > high.key or (key == high.key and not high.included))
-        )
-
-    def holds_gap(self, after: VersionKey | None, before: VersionKey | None) -> bool:
-        """Whether the open gap between two consecutive boundary points lies inside."""
-        if self.low is not None and (after is None or self.low.key > after):
-            return False
-        return not (self.high is not None and (before is None or self.high.key < before))
 
 
 def _text(value: object) -> str:
@@ -203,11 +189,6 @@ def _with_changes(
     return items
 
 
-def _resolve(covering: Iterable[_Item], default: str) -> str:
-    statuses = [item.status for item in covering]
-    return max(statuses, key=_PRIORITY.__getitem__) if statuses else default
-
-
 def affected_intervals(entry: Cve5Affected) -> list[StatusInterval]:
     """The versions ``entry`` says are affected or unknown, as disjoint sorted intervals."""
     items = [part for item in entry.versions for part in _items(item)]
@@ -232,19 +213,36 @@ def affected_intervals(entry: Cve5Affected) -> list[StatusInterval]:
 def _segments(
     items: Sequence[_Item], points: Sequence[Bound], default: str
 ) -> list[tuple[Bound | None, Bound | None, str]]:
-    """The status of each gap and each point, in order: (low, high, status) pieces."""
+    """The status of each gap and each point, in order: (low, high, status) pieces.
+
+    Piece ``2i`` is the open gap before point ``i``, piece ``2i + 1`` the point itself, and
+    piece ``2n`` the gap after the last; an item covers a contiguous run of pieces, found by
+    its bounds' places among the points (the points are every item's bounds).
+    """
+    place = {point.key: index for index, point in enumerate(points)}
+    best: list[str | None] = [None] * (2 * len(points) + 1)
+    for item in items:
+        first = 0 if item.low is None else 2 * place[item.low.key] + (1 if item.low.included else 2)
+        last = (
+            len(best) - 1
+            if item.high is None
+            else 2 * place[item.high.key] + (1 if item.high.included else 0)
+        )
+        rank = _PRIORITY[item.status]
+        for piece in range(first, last + 1):
+            known = best[piece]
+            if known is None or _PRIORITY[known] < rank:
+                best[piece] = item.status
     pieces: list[tuple[Bound | None, Bound | None, str]] = []
-    previous: Bound | None = None
-    for point in [*points, None]:
-        after = None if previous is None else previous.key
-        before = None if point is None else point.key
-        gap = _resolve((i for i in items if i.holds_gap(after, before)), default)
-        pieces.append((_excluded(previous), _excluded(point), gap))
-        if point is not None:
-            at = _resolve((i for i in items if i.holds_point(point.key)), default)
-            included = Bound(point.text, point.key, True)
-            pieces.append((included, included, at))
-        previous = point
+    for piece, status in enumerate(best):
+        index, is_point = divmod(piece, 2)
+        if is_point:
+            point = Bound(points[index].text, points[index].key, True)
+            pieces.append((point, point, status or default))
+        else:
+            low = _excluded(points[index - 1]) if index > 0 else None
+            high = _excluded(points[index]) if index < len(points) else None
+            pieces.append((low, high, status or default))
     return pieces
 
 

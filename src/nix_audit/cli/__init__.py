@@ -135,6 +135,11 @@ def _setup_logging(verbosity: int) -> None:
     _VERBOSITY[0] = verbosity
 
 
+# Top-level modules of the [server] extra (pyproject.toml).
+_SERVER_MODULES = frozenset(
+    {"fastapi", "uvicorn", "httptools", "jinja2", "multipart", "sqlalchemy", "alembic", "psycopg"}
+)
+
 # -vv shows tracebacks of failures; remembered here because errors surface outside the command.
 _VERBOSITY = [0]
 
@@ -159,6 +164,19 @@ def _run(argv: list[str]) -> int:
         return EXIT_FAILED
     except NixAuditError as e:
         _fail(str(e), e)
+        return EXIT_FAILED
+    except ModuleNotFoundError as e:
+        if (e.name or "").partition(".")[0] not in _SERVER_MODULES:
+            _fail(f"internal error: {type(e).__name__}: {e}", e)
+        else:
+            # Issues #13/#14: serve and fleet need the [server] extra, which a scanning host
+            # does not install.
+            _fail(
+                f"this command needs the fleet service's libraries (module {e.name!r} is "
+                "missing): run 'scripts/bootstrap --server' in a checkout, or "
+                "pip install 'nix-audit[server]'",
+                e,
+            )
         return EXIT_FAILED
     except Exception as e:  # a crash must still exit 3, never look like a scan result
         _fail(f"internal error: {type(e).__name__}: {e}", e)

@@ -88,7 +88,9 @@ def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult
     whitelist = _whitelist(options, warnings)
     vex = [load_vex(path) for path in options.vex]
     running = _running(options)
-    packages, skipped = collect_packages(make_sources(options, running is not None))
+    sources = make_sources(options, running is not None)
+    packages, skipped = collect_packages(sources)
+    warnings.extend(w for s in sources if isinstance(s, StorePathSource) for w in s.warnings)
     if running is not None:
         packages, skipped = _with_running(running, packages, skipped)
     ensure_index(options, warnings)

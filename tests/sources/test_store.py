@@ -293,3 +293,83 @@ def test_nix_not_on_path(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(NixError, match="nix-store not found"):
         scan([nix_fixture_store.links["result"]])
+
+
+# --- .drv files outside the store (issue #13) ---------------------------------------------
+
+DRV_FIXTURES = Path(__file__).parents[1] / "derivation" / "data"
+
+
+def copied_drv(tmp_path: Path, name: str = "multi-out-2.3.drv") -> Path:
+    copy = tmp_path / "copies" / name
+    copy.parent.mkdir(exist_ok=True)
+    copy.write_bytes((DRV_FIXTURES / name).read_bytes())
+    return copy
+
+
+@pytest.mark.parametrize("mode", list(ClosureMode))
+def test_drv_outside_the_store_is_read_as_it_is_without_nix(
+    tmp_path: Path, mode: ClosureMode
+) -> None:
+    copy = copied_drv(tmp_path)
+    # No Nix on the search path: a scan of the file alone must not ask the store anything.
+    source = StorePathSource([str(copy)], mode=mode, nix=NixStore(search_path=str(tmp_path)))
+    result = source.collect()
+    [package] = result.packages
+    assert (package.name, package.closure, package.derivation) == ("multi-out-2.3", B, str(copy))
+    assert package.patched_cves  # its attributes are read as for a .drv in the store
+    assert result.skipped == ()
+    assert source.warnings == (
+        f"{copy}: .drv file outside the Nix store /nix/store, read as it is: "
+        "its inputs were not followed",
+    )
+
+
+def test_relative_and_linked_drv_outside_the_store_is_named_by_its_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = copied_drv(tmp_path)
+    (tmp_path / "link.drv").symlink_to(copy)
+    monkeypatch.chdir(tmp_path)
+    source = StorePathSource(["copies/multi-out-2.3.drv", "link.drv"], mode=ClosureMode.DIRECT)
+    result = source.collect()
+    assert sorted(p.derivation or "" for p in result.packages) == sorted(
+        [str(copy), str(tmp_path / "link.drv")]
+    )
+    assert len(source.warnings) == 2
+
+
+def test_drv_outside_the_store_beside_store_paths(
+    nix_fixture_store: NixFixtureStore, tmp_path: Path
+) -> None:
+    copy = tmp_path / "openssl.drv"
+    copy.write_bytes(Path(nix_fixture_store.drvs["openssl"]).read_bytes())
+    source = StorePathSource([str(copy), nix_fixture_store.drvs["curl"]], mode=ClosureMode.DIRECT)
+    result = source.collect()
+    assert names(result) == {("curl-7.50.0", R), ("openssl-1.0.1f", B)}
+    assert by_name(result, "openssl-1.0.1f").derivation == str(copy)
+    assert [w.split(":")[0] for w in source.warnings] == [str(copy)]
+
+
+def test_fixed_output_drv_outside_the_store_is_skipped_as_in_the_store(tmp_path: Path) -> None:
+    copy = copied_drv(tmp_path, "fetched-1.2.tar.gz.drv")
+    result = StorePathSource([str(copy)], mode=ClosureMode.DIRECT).collect()
+    assert result.packages == ()
+    assert [s.what for s in result.skipped] == [str(copy)]
+
+
+def test_invalid_drv_outside_the_store_names_file_and_offset(tmp_path: Path) -> None:
+    bad = tmp_path / "bad-1.0.drv"
+    bad.write_text('Derive([("out","/nix/store/x",""')
+    with pytest.raises(SourceError, match=r"offset \d+: expected") as error:
+        StorePathSource([str(bad)], mode=ClosureMode.DIRECT).collect()
+    assert_one_line_naming(error, str(bad))
+
+
+def test_other_files_outside_the_store_are_still_refused(tmp_path: Path) -> None:
+    not_drv = tmp_path / "hello-2.12"
+    not_drv.write_text("x")
+    (tmp_path / "dir.drv").mkdir()
+    for path in (not_drv, tmp_path / "dir.drv"):
+        with pytest.raises(SourceError, match="not in the Nix store"):
+            scan([path], ClosureMode.DIRECT)

@@ -12,6 +12,7 @@ __all__ = ["FORMATS", "reporter_for"]
 FORMATS: dict[str, tuple[str, str]] = {
     "text": ("nix_audit.reporters.text", "TextReporter"),
     "json": ("nix_audit.reporters.json", "JsonReporter"),
+    "vulnix-json": ("nix_audit.reporters.vulnix_json", "VulnixJsonReporter"),
     "sarif": ("nix_audit.reporters.sarif", "SarifReporter"),
     "cyclonedx": ("nix_audit.reporters.cyclonedx", "CycloneDxReporter"),
     "openvex": ("nix_audit.reporters.openvex", "OpenVexReporter"),

@@ -8,6 +8,10 @@ derivation that built it, reading each ``.drv`` file once (issue #3: 3,000 deriv
 
 Closure rules (Nix manual, ``nix-store --query``): ``--requisites`` of output paths is the
 runtime closure; of ``.drv`` paths it is the build-time closure.
+
+A ``.drv`` file outside the store (a copied derivation, a test fixture) has no closure the
+store knows: it is read as it is, as vulnix reads it, and ``StorePathSource.warnings`` says
+that its inputs were not followed (issue #13).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "InvalidStorePathError",
     "StorePathSource",
     "check_valid",
+    "is_loose_derivation",
     "scan_store_paths",
     "store_path_of",
     "strip_output",
@@ -127,6 +132,13 @@ def _real_store_dir(store_dir: str) -> str:
     return os.path.realpath(store_dir)
 
 
+def is_loose_derivation(path: str, store_dir: str) -> bool:
+    """Whether ``path`` is a ``.drv`` file that is not in the store (links followed)."""
+    if not path.endswith(_DRV) or not Path(path).is_file():
+        return False
+    return not os.path.realpath(path).startswith(_real_store_dir(store_dir) + "/")
+
+
 def check_valid(store_paths: Sequence[str], nix: NixStore) -> None:
     """Raise ``InvalidStorePathError`` for the first path the store database does not know.
 
@@ -155,31 +167,50 @@ class StorePathSource(PackageSource):
         self.paths = tuple(paths)
         self.mode = mode
         self.nix = nix if nix is not None else NixStore()
+        self.warnings: tuple[str, ...] = ()  # set by collect(): for the scan's warnings
 
     def collect(self) -> SourceResult:
         """Resolve the paths (raising ``SourceError`` naming a bad one), then scan them."""
+        store_dir = self.nix.store_dir
+        loose: dict[str, None] = {}
         origins: dict[str, str] = {}
         for path in self.paths:
-            origins.setdefault(store_path_of(path, self.nix.store_dir), path)
+            if is_loose_derivation(path, store_dir):
+                loose.setdefault(str(Path(path).absolute()))
+            else:
+                origins.setdefault(store_path_of(path, store_dir), path)
+        self.warnings = tuple(
+            f"{path}: .drv file outside the Nix store {store_dir}, read as it is: "
+            "its inputs were not followed"
+            for path in loose
+        )
         store_paths = list(origins)
         try:
-            check_valid(store_paths, self.nix)
+            if store_paths:  # a scan of loose .drv files alone needs no Nix
+                check_valid(store_paths, self.nix)
         except InvalidStorePathError as e:
             origin = origins[e.path]
             if origin == e.path:
                 raise
             raise InvalidStorePathError(f"{origin}: {e}", e.path) from e
-        return scan_store_paths(store_paths, mode=self.mode, nix=self.nix)
+        return scan_store_paths(store_paths, mode=self.mode, nix=self.nix, loose=list(loose))
 
 
 def scan_store_paths(
-    store_paths: Sequence[str], *, mode: ClosureMode, nix: NixStore
+    store_paths: Sequence[str],
+    *,
+    mode: ClosureMode,
+    nix: NixStore,
+    loose: Sequence[str] = (),
 ) -> SourceResult:
-    """Packages for valid top-level store paths, expanded as ``mode`` says."""
+    """Packages for valid top-level store paths, expanded as ``mode`` says, and for
+    ``loose`` ``.drv`` files outside the store, each on its own (no closure)."""
     drvs = [p for p in store_paths if p.endswith(_DRV)]
     outputs = [p for p in store_paths if not p.endswith(_DRV)]
     with task("reading derivations") as step:
         scan = _Scan(nix, step)
+        for drv in loose:
+            scan.add_loose(drv)
         if mode is ClosureMode.RUNTIME:
             scan.runtime(drvs, outputs)
         elif mode is ClosureMode.BUILDTIME:
@@ -254,6 +285,11 @@ class _Scan:
             closure = Closure.RUNTIME if outs else Closure.BUILDTIME
             self._add_drv(drv, closure, _preferred_output(parsed, outs))
         self._paths_by_deriver(outputs)
+
+    def add_loose(self, drv: str) -> None:
+        """A ``.drv`` file outside the store, read as it is: no closure, and its outputs are
+        not looked up, so it is not known to be deployed (as ``-R`` of an unrealised drv)."""
+        self._add_drv(drv, Closure.BUILDTIME, None)
 
     # --- building blocks ---------------------------------------------------------------
 

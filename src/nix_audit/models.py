@@ -300,17 +300,21 @@ class TriageHygiene:
 
     ``unused``: active rules that decided no finding; ``expired``: rules whose ``until`` has
     passed (not also listed as unused); ``broad``: active bare ``["name"]`` rules without a
-    ``cve`` list, which hide every version and every future CVE of the package.
+    ``cve`` list, which hide every version and every future CVE of the package;
+    ``vulnix_quirks``: rules loaded with a vulnix meaning that likely differs from the author's
+    (``["discourse-*"]``, ``cve = "*"``: vulnix never applies them), each with the note saying
+    so (issue #13); such a rule is not also listed as unused.
     """
 
     unused: tuple[HygieneRule, ...] = ()
     expired: tuple[HygieneRule, ...] = ()
     broad: tuple[HygieneRule, ...] = ()
+    vulnix_quirks: tuple[tuple[HygieneRule, str], ...] = ()
 
     @property
     def count(self) -> int:
         """How many warnings the checks raised (a rule may be flagged twice)."""
-        return len(self.unused) + len(self.expired) + len(self.broad)
+        return len(self.unused) + len(self.expired) + len(self.broad) + len(self.vulnix_quirks)
 
 
 @dataclass(frozen=True, slots=True)

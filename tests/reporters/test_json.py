@@ -199,5 +199,6 @@ def test_triage_hygiene_lists_rules() -> None:
                 "comment": "false positive: another libxslt",
             }
         ],
+        "vulnix_quirks": [],
     }
     assert render(sample_result())["triage_hygiene"] is None  # no whitelist was checked

@@ -313,3 +313,16 @@ def test_triage_hygiene_collects_the_three_checks(tmp_path: Path) -> None:
     assert [r.key for r in before.unused] == ["zlib", "bzip2", "*"]
     assert [r.key for r in before.broad] == ["zlib"] and before.expired == ()
     assert triage_hygiene(Whitelist(), items, today=TODAY).count == 0
+
+
+def test_vulnix_quirks_are_hygiene_warnings_not_unused(tmp_path: Path) -> None:
+    path = tmp_path / "roundup.toml"
+    path.write_text('["discourse-*"]\n\n["zlib"]\ncve = "*"\n\n["pcre"]\ncve = ["CVE-2017-1000"]\n')
+    wl = load_whitelist(str(path))
+    hygiene = triage_hygiene(wl, [], today=date(2026, 6, 1))
+    assert [(r.key, "vulnix" in note) for r, note in hygiene.vulnix_quirks] == [
+        ("discourse-*", True),
+        ("zlib", True),
+    ]
+    assert [r.key for r in hygiene.unused] == ["pcre"]  # the quirky ones are explained
+    assert hygiene.count == 3

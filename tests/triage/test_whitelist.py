@@ -48,7 +48,9 @@ def test_toml_rules_are_read_with_their_fields_and_origin() -> None:
     assert openssl.origin == f"{DATA / 'rules.toml'}:3"
     assert by_key["libxslt"].version is None and by_key["libxslt"].cves is None
     assert by_key["libxslt"].comment == "upstream will not fix; reviewed 2025-01"
-    assert by_key["*"].cves == frozenset({"CVE-2017-6827", "CVE-2017-6834"})  # upper-cased
+    # Kept as written: vulnix compares ids exactly, so the lower-case one matches nothing.
+    assert by_key["*"].cves == frozenset({"CVE-2017-6827", "cve-2017-6834"})
+    assert "never matches in vulnix" in by_key["*"].notes[0]
     assert by_key["pcre-8.41"].until == date(2018, 3, 1)
     assert len(by_key["pcre-8.41"].issue_urls) == 2
     assert by_key["patch"].cves == frozenset({"CVE-2018-6952"})  # a lone string is one id
@@ -73,9 +75,11 @@ def test_pname_rule_covers_every_version_and_every_cve() -> None:
 
 def test_star_rule_covers_its_cves_in_every_package() -> None:
     wl = load_whitelist(str(DATA / "rules.toml"))
-    rule = wl.match(pkg("audiofile-0.3.6"), "CVE-2017-6834", today=TODAY)
+    rule = wl.match(pkg("audiofile-0.3.6"), "CVE-2017-6827", today=TODAY)
     assert rule is not None and rule.key == "*"
     assert wl.match(pkg("audiofile-0.3.6"), "CVE-2017-6828", today=TODAY) is None
+    # written "cve-2017-6834": vulnix (Filtered.add, ``cve_id in rule.cve``) never masks it
+    assert wl.match(pkg("audiofile-0.3.6"), "CVE-2017-6834", today=TODAY) is None
 
 
 def test_most_specific_rule_wins() -> None:
@@ -200,12 +204,12 @@ ERRORS = [
     ("key.toml", '["a"]\n\nuntill = "2018-03-01"\n', r"key.toml: line 3: unknown key 'untill'"),
     ("cve.toml", '["a"]\ncve = ["CVE-14-1"]\n', r"cve.toml: line 2: malformed CVE id"),
     ("type.toml", '["a"]\ncve = 2014\n', r"type.toml: line 2: cve must be a list"),
-    ("empty.toml", '["a"]\ncve = []\n', r"empty.toml: line 2: cve list is empty"),
+    ("empty.toml", '["*"]\ncve = []\n', r"empty.toml: line 1: .*needs a 'cve' list"),
     ("star.toml", '# all\n["*"]\ncomment = "x"\n', r"star.toml: line 2: .*needs a 'cve' list"),
     ("quote.toml", "[openssl-1.0.1f]\n", r"quote.toml: line 1: .*must be quoted"),
     ("top.toml", 'cve = ["CVE-2014-0160"]\n', r"top.toml: line 1: 'cve' is not a section"),
     ("url.toml", '["a"]\nissue_url = "tracker/12"\n', r"url.toml: line 2: issue_url"),
-    ("glob.toml", '["lib*"]\n', r"glob.toml: line 1: .*only allowed alone"),
+    ("glob.toml", '["lib*"]\ncve = ""\n', r"glob.toml: line 2: malformed CVE id ''"),
     ("bad.yaml", "- name: a\n  cve: [CVE-2015-1234\n", r"bad.yaml: line 3: invalid YAML"),
     ("date.yaml", "- name: a\n  until: 2018-02-30\n", r"date.yaml: line 2: bad until"),
     ("key.yaml", "- name: a\n  untill: 2018-03-01\n", r"key.yaml: line 2: unknown key"),
@@ -294,3 +298,68 @@ def test_rule_values_are_comparable_and_hashable() -> None:
     assert rule == WhitelistRule("zlib", "1.2.11", frozenset({"CVE-2018-25032"}), origin="a:1")
     assert len({rule, rule}) == 1
     assert rule.key == "zlib-1.2.11" and rule.issue_url is None and rule.comment == ""
+
+
+# --- shapes vulnix loads with a surprising meaning (issue #13) -----------------------------
+
+ROUNDUP = """\
+# NixOS vulnerability roundup style
+["discourse-*"]
+comment = "tracked in the roundup"
+
+["nginx"]
+cve = "*"
+
+["*-1.0"]
+cve = ["CVE-2014-0160"]
+
+["zlib"]
+cve = []
+
+["libtiff"]
+cve = ["*", "CVE-2016-9840"]
+
+[""]
+cve = "CVE-2016-5419"
+
+["hello-2.10.drv"]
+until = "2999-3-1"
+
+[curl]
+"""
+
+
+def test_roundup_shapes_load_with_vulnix_meaning(tmp_path: Path) -> None:
+    wl = load_whitelist(write(tmp_path, "roundup.toml", ROUNDUP))
+    by_key = {rule.key: rule for rule in wl.rules}
+    assert list(by_key) == [
+        "discourse-*", "nginx", "*-1.0", "zlib", "libtiff", "*", "hello-2.10", "curl",
+    ]  # fmt: skip
+    # split_name: no dash-digit, so the whole header is the pname; no glob anywhere.
+    assert by_key["discourse-*"].pattern_name == "discourse-*"
+    assert wl.match(pkg("discourse-3.1.0"), "CVE-2021-41082", today=TODAY) is None
+    assert '["discourse"]' in by_key["discourse-*"].notes[0]
+    # cve = "*" is the literal id "*": it hides nothing.
+    assert by_key["nginx"].cves == frozenset({"*"})
+    assert wl.match(pkg("nginx-1.24.0"), "CVE-2023-44487", today=TODAY) is None
+    assert "no wildcard" in by_key["nginx"].notes[0]
+    # pname "*" at version 1.0: never looked up.
+    assert wl.match(pkg("foo-1.0"), "CVE-2014-0160", today=TODAY) is None
+    assert by_key["*-1.0"].notes
+    # an empty list means every CVE, as no cve key.
+    assert by_key["zlib"].cves is None and by_key["zlib"].notes
+    assert wl.match(pkg("zlib-1.2.8"), "CVE-2016-9840", today=TODAY) == by_key["zlib"]
+    # "*" beside real ids: the real ones still match.
+    assert wl.match(pkg("libtiff-4.0"), "CVE-2016-9840", today=TODAY) == by_key["libtiff"]
+    assert wl.match(pkg("libtiff-4.0"), "CVE-2016-1", today=TODAY) is None
+    # [""] is every package (vulnix: ``pname or '*'``); ".drv" is dropped; 2999-3-1 parses.
+    assert wl.match(pkg("curl-7.50.0"), "CVE-2016-5419", today=TODAY) is not None
+    assert by_key["hello-2.10"].until == date(2999, 3, 1)
+    assert by_key["curl"].version is None and not by_key["curl"].notes  # bare header
+
+
+def test_yaml_star_or_empty_version_means_every_version(tmp_path: Path) -> None:
+    text = '- name: a\n  version: "*"\n- name: b\n  version: ""\n- name: c*\n'
+    wl = load_whitelist(write(tmp_path, "v.yaml", text))
+    assert [(r.key, r.version) for r in wl.rules] == [("a", None), ("b", None), ("c*", None)]
+    assert wl.rules[2].notes and wl.match(pkg("c-1"), "CVE-2014-0160", today=TODAY) is None

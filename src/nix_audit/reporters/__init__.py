@@ -149,6 +149,7 @@ def hygiene_messages(hygiene: TriageHygiene | None) -> list[str]:
         f"{clean_text(r.key)}"
         for r in hygiene.broad
     ]
+    lines += [f"{_rule(r)}: {clean_text(note)}" for r, note in hygiene.vulnix_quirks]
     return lines
 
 

@@ -230,6 +230,7 @@ def _hygiene(hygiene: TriageHygiene | None) -> JsonObject | None:
         "unused": [_rule(r) for r in hygiene.unused],
         "expired": [_rule(r) for r in hygiene.expired],
         "broad": [_rule(r) for r in hygiene.broad],
+        "vulnix_quirks": [{**_rule(r), "note": note} for r, note in hygiene.vulnix_quirks],
     }
 
 

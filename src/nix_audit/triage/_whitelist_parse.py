@@ -8,6 +8,13 @@ The formats are vulnix's, as its manual page vulnix-whitelist(5) describes them:
 
 Where vulnix only logs unknown keys, we refuse them: a misspelt ``until`` would otherwise make
 a temporary exception permanent without anyone noticing.
+
+Shapes that vulnix loads but never applies as its author likely meant (a ``["discourse-*"]``
+header, ``cve = "*"``, a lower-case CVE id, an empty ``cve`` list) load with vulnix's meaning,
+each with a note in ``RuleFields.notes`` for the triage hygiene report (issue #13). The vulnix
+behaviour each rule follows is cited from nix-community/vulnix ``src/vulnix/whitelist.py``
+(``split_name``, ``WhitelistRule.__init__``, ``covers``, ``Whitelist.candidates``) and
+``src/vulnix/output.py`` (``Filtered.add``).
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ __all__ = ["CVE_ID", "RuleFields", "parse_toml", "parse_yaml", "split_section"]
 # CVE ids as the CVE program assigns them: a year and four or more digits (CVE JSON 5 schema,
 # "cveId" pattern ^CVE-[0-9]{4}-[0-9]{4,19}$).
 CVE_ID = re.compile(r"CVE-\d{4}-\d{4,19}")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# vulnix: datetime.strptime(until, "%Y-%m-%d"), which also takes 2018-3-1 (no zero padding).
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 # vulnix-whitelist(5): "program: the part of a derivation name before the first dash
 # followed by a digit"; the version is the rest.
 _VERSION_DASH = re.compile(r"-(?=\d)")
@@ -59,13 +67,19 @@ class RuleFields:
     issue_urls: tuple[str, ...]
     comments: tuple[str, ...]
     line: int
+    notes: tuple[str, ...] = ()  # where vulnix's meaning is surprising (hygiene warnings)
 
 
 Fail = Callable[[str], TriageError]
 
 
 def split_section(section: str) -> tuple[str, str | None]:
-    """``openssl-1.0.1f`` -> (``openssl``, ``1.0.1f``); ``libxslt`` -> (``libxslt``, None)."""
+    """``openssl-1.0.1f`` -> (``openssl``, ``1.0.1f``); ``libxslt`` -> (``libxslt``, None).
+
+    As vulnix's ``split_name``: a trailing ``.drv`` is dropped first, and a header without a
+    dash followed by a digit is all name: ``discourse-*`` is the pname ``discourse-*``.
+    """
+    section = section.removesuffix(".drv")
     match = _VERSION_DASH.search(section)
     if match is None:
         return section, None
@@ -103,7 +117,8 @@ def parse_toml(text: str, origin: str) -> list[RuleFields]:
             fail = _failer(origin, lines.get(written, (line, {}))[0])
             raise fail(f'section header [{written}] must be quoted, as in ["{written}"]')
         name, version = split_section(section)
-        rules.append(_rule_fields(body, name, version, _RULE_KEYS, origin, line, key_lines))
+        # vulnix WhitelistRule.__init__: ``pname or '*'``, so a [""] header means every package.
+        rules.append(_rule_fields(body, name or "*", version, _RULE_KEYS, origin, line, key_lines))
     return rules
 
 
@@ -206,6 +221,8 @@ def _yaml_rule(loader: yaml.SafeLoader, node: yaml.Node, origin: str) -> RuleFie
     if version is not None and not isinstance(version, str):
         # 2.10 read as a float is 2.1: refuse rather than whitelist the wrong version.
         raise _failer(origin, key_lines["version"])(f"version {version!r} must be a quoted string")
+    # vulnix WhitelistRule.__init__: ``version or '*'``; "*" and "" mean every version.
+    version = None if version in ("", "*") else version
     return _rule_fields(body, name or "*", version, _YAML_KEYS, origin, line, key_lines)
 
 
@@ -230,10 +247,14 @@ def _rule_fields(
     if unknown:
         expected = ", ".join(sorted(allowed))
         raise fail_at(unknown[0])(f"unknown key {unknown[0]!r} (expected one of: {expected})")
-    _check_name(name, version, _failer(origin, line))
-    cves = _cves(body["cve"], fail_at("cve")) if "cve" in body else None
+    notes = list(_check_name(name, version, _failer(origin, line)))
+    cves = None
+    if "cve" in body:
+        cves, cve_notes = _cves(body["cve"], fail_at("cve"))
+        notes += cve_notes
     if name == "*" and cves is None:
-        # vulnix-whitelist(5): for ["*"] "the cve field must be specified".
+        # vulnix-whitelist(5): for ["*"] "the cve field must be specified"; vulnix raises
+        # "either pname or CVE must be set" for an empty cve list too.
         raise _failer(origin, line)("a rule for every package ('*') needs a 'cve' list")
     return RuleFields(
         name=name,
@@ -243,21 +264,35 @@ def _rule_fields(
         issue_urls=_urls(body.get("issue_url", []), fail_at("issue_url")),
         comments=_strings(body.get("comment", []), "comment", fail_at("comment")),
         line=line,
+        notes=tuple(notes),
     )
 
 
-def _check_name(name: str, version: str | None, fail: Fail) -> None:
-    """A pname (or ``*``) and a version as Nix names could hold them; no other wildcards."""
-    if not name:
-        raise fail("empty package name")
+def _check_name(name: str, version: str | None, fail: Fail) -> list[str]:
+    """A pname (or ``*``) and a version as Nix names could hold them; notes for odd ones.
+
+    vulnix has no glob patterns: ``Whitelist.candidates`` looks a derivation up under
+    ``pname-version``, ``pname`` and ``*`` only, and ``covers`` compares pname and version
+    with ``==``. So a header such as ``["discourse-*"]`` (pname ``discourse-*``) or
+    ``["*-1.0"]`` (pname ``*``, version ``1.0``) loads and never applies to any package.
+    """
     if _BAD_NAME_CHAR.search(name) or (version is not None and _BAD_NAME_CHAR.search(version)):
         raise fail(f"package name {name!r} contains whitespace or control characters")
+    header = name if version is None else f"{name}-{version}"
     if "*" in name and name != "*":
-        raise fail(f"package name {name!r}: '*' is only allowed alone (no glob patterns)")
+        meant = name.removesuffix("-*").removesuffix("*")
+        hint = f'; write ["{meant}"] to cover every version' if meant and "*" not in meant else ""
+        return [
+            f'vulnix reads ["{header}"] as the package name "{name}" ("*" is no wildcard '
+            f"there), so it never applies this rule; nor does nix-audit{hint}"
+        ]
     if name == "*" and version is not None:
-        raise fail("a rule for every package ('*') cannot name a version")
-    if version == "":
-        raise fail("empty version")
+        return [
+            f'vulnix reads ["{header}"] as the package "*" at version {version}, which no '
+            'package has, so it never applies this rule; nor does nix-audit; write ["*"] '
+            "with a cve list"
+        ]
+    return []
 
 
 def _strings(value: object, key: str, fail: Fail) -> tuple[str, ...]:
@@ -268,19 +303,43 @@ def _strings(value: object, key: str, fail: Fail) -> tuple[str, ...]:
     return tuple(str(item) for item in items)
 
 
-def _cves(value: object, fail: Fail) -> frozenset[str]:
-    """The ``cve`` list; a lone string is one id (vulnix reads it so, its own tests use it)."""
+def _cves(value: object, fail: Fail) -> tuple[frozenset[str] | None, list[str]]:
+    """The ``cve`` list with vulnix's meaning, and notes where that meaning surprises.
+
+    vulnix (``WhitelistRule.__init__``) takes a list or a lone string, and an empty list is
+    falsy, so ``covers`` and ``Filtered.add`` treat it as no ``cve`` key: every CVE (None).
+    ``Filtered.add`` masks a finding when ``vuln.cve_id in rule.cve``, an exact string test:
+    ``"*"`` and ids not written in upper case match no NVD id, so they are kept as written and
+    match nothing here either. Other text is refused as a mistake (issue #6).
+    """
     if not isinstance(value, str | list):
         raise fail(f"cve must be a list of CVE ids, not {type(value).__name__}")
     ids = _strings(value, "cve", fail)
     if not ids:
-        # An empty list would whitelist every CVE in vulnix: almost certainly not intended.
-        raise fail("cve list is empty (leave the key out to whitelist every CVE)")
-    normalised = frozenset(item.strip().upper() for item in ids)
-    for item in sorted(normalised):
-        if not CVE_ID.fullmatch(item):
+        return None, [
+            "an empty cve list whitelists every CVE of the package in vulnix, as leaving "
+            "out cve does; so it does here"
+        ]
+    notes = []
+    for item in sorted(set(ids)):
+        if CVE_ID.fullmatch(item):
+            continue
+        if item == "*":
+            rest = " but its other CVEs" if len(set(ids)) > 1 else ""
+            notes.append(
+                'cve "*" is no wildcard in vulnix: it matches no CVE, so this rule hides '
+                f"nothing{rest}; nix-audit keeps that meaning; leave out cve to cover every "
+                "CVE of the package"
+            )
+        elif CVE_ID.fullmatch(item.strip().upper()):
+            notes.append(
+                f"cve {item!r} never matches in vulnix, which compares ids exactly with the "
+                f"upper-case NVD ones; nix-audit keeps that meaning; write "
+                f"{item.strip().upper()!r}"
+            )
+        else:
             raise fail(f"malformed CVE id {item!r} (expected CVE-YYYY-NNNN)")
-    return normalised
+    return frozenset(ids), notes
 
 
 def _until(value: object, fail: Fail) -> date:
@@ -291,7 +350,7 @@ def _until(value: object, fail: Fail) -> date:
         return value
     if isinstance(value, str) and _DATE.fullmatch(value.strip()):
         try:
-            return date.fromisoformat(value.strip())
+            return datetime.strptime(value.strip(), "%Y-%m-%d").date()
         except ValueError as e:
             raise fail(f"bad date {value!r} for until: {e}") from e
     raise fail(f"bad date {value!r} for until (expected YYYY-MM-DD)")

@@ -13,7 +13,9 @@ VEX ``affected`` and ``under_investigation`` suppress nothing: the finding goes 
 whitelist and stays affected when no rule covers it, with the statement added to the reason.
 
 Hygiene (issue #5, "Triage hygiene"): ``triage_hygiene`` lists the whitelist rules worth a
-second look after a scan: unused, expired, and bare ``["name"]`` rules without a CVE list.
+second look after a scan: unused, expired, and bare ``["name"]`` rules without a CVE list;
+and (issue #13) rules whose vulnix meaning likely differs from their author's, such as
+``["discourse-*"]`` or ``cve = "*"``, which vulnix loads and never applies.
 """
 
 from __future__ import annotations
@@ -154,12 +156,16 @@ def broad_rules(whitelist: Whitelist, *, today: date) -> list[WhitelistRule]:
 
     Such a rule hides every version of the package and every CVE published in the future
     (vulnix-whitelist(5): without ``cve`` "all CVEs" are whitelisted); a rule naming a
-    version at least stops covering the package at the next update.
+    version at least stops covering the package at the next update. A name holding ``*``
+    (``["discourse-*"]``) covers nothing at all in vulnix, so it is not broad (issue #13).
     """
     return [
         rule
         for rule in whitelist.rules
-        if rule.active(today) and rule.version is None and rule.cves is None
+        if rule.active(today)
+        and rule.version is None
+        and rule.cves is None
+        and "*" not in rule.pattern_name
     ]
 
 
@@ -170,22 +176,27 @@ def triage_hygiene(
     today: date,
     vex: Sequence[VexDocument] = (),
 ) -> TriageHygiene:
-    """The three hygiene checks as one value for ``ScanResult.hygiene``.
+    """The hygiene checks as one value for ``ScanResult.hygiene``.
 
     An expired rule is listed as expired only, not also as unused: the expiry is the reason
-    it matched nothing, and the one thing to act on.
+    it matched nothing, and the one thing to act on. Likewise a rule with a vulnix quirk that
+    matched nothing is listed with its note only.
     """
     expired = expired_rules(whitelist, today=today)
-    expired_ids = {id(rule) for rule in expired}
+    quirky = [rule for rule in whitelist.rules if rule.notes]
+    explained = {id(rule) for rule in expired} | {id(rule) for rule in quirky}
     unused = [
-        r
-        for r in unused_rules(whitelist, findings, today=today, vex=vex)
-        if id(r) not in expired_ids
+        r for r in unused_rules(whitelist, findings, today=today, vex=vex) if id(r) not in explained
     ]
     return TriageHygiene(
         unused=_hygiene_rules(unused),
         expired=_hygiene_rules(expired),
         broad=_hygiene_rules(broad_rules(whitelist, today=today)),
+        vulnix_quirks=tuple(
+            (hygiene_rule, note)
+            for rule, hygiene_rule in zip(quirky, _hygiene_rules(quirky), strict=True)
+            for note in rule.notes
+        ),
     )
 
 

@@ -8,7 +8,10 @@ Semantics follow vulnix-whitelist(5) and vulnix's ``whitelist.py``:
 - ``until`` is an expiry date: "matching derivations are reported only from the specified
   date on", so a rule covers findings while ``today < until``;
 - for a package the most specific covering rule applies (``pname-version``, then ``pname``,
-  then ``*``).
+  then ``*``);
+- no globs: ``["discourse-*"]`` is the pname ``discourse-*``, ``cve = "*"`` the id ``*``, and
+  CVE ids compare exactly; vulnix never applies such rules, nor do we, and each carries a note
+  for the hygiene report (``WhitelistRule.notes``; see ``_whitelist_parse``).
 
 Merging several files: vulnix merges rules with the same header by uniting their CVE lists,
 which can narrow a rule (``["libxslt"]`` for every CVE merged with ``["libxslt"]`` for one CVE
@@ -58,6 +61,7 @@ class WhitelistRule:
     issue_urls: tuple[str, ...] = ()
     comments: tuple[str, ...] = ()
     origin: str = ""  # "<file or URL>:<line>"
+    notes: tuple[str, ...] = ()  # where vulnix's meaning surprises (hygiene warnings)
 
     @property
     def key(self) -> str:
@@ -81,7 +85,11 @@ class WhitelistRule:
         return self.until is None or today < self.until
 
     def covers_cve(self, cve_id: str) -> bool:
-        """Does the rule's CVE list (or its absence: every CVE) include ``cve_id``?"""
+        """Does the rule's CVE list (or its absence: every CVE) include ``cve_id``?
+
+        The list is tested exactly as written (vulnix ``Filtered.add``: ``vuln.cve_id in
+        rule.cve``), so ``*`` and lower-case ids in it match no NVD id.
+        """
         return self.cves is None or cve_id.upper() in self.cves
 
 
@@ -186,6 +194,7 @@ def _rule(fields: RuleFields, source: str) -> WhitelistRule:
         issue_urls=fields.issue_urls,
         comments=fields.comments,
         origin=f"{source}:{fields.line}",
+        notes=fields.notes,
     )
 
 

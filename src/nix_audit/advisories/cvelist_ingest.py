@@ -37,7 +37,6 @@ class CveListCounts:
 
     batches: tuple[str, ...] = ()
     counts: ApplyCounts = ApplyCounts()  # noqa: RUF009 - a frozen value
-    records: int = 0  # records read, rejected ones included
 
 
 def _chunk_rows(name: str, records: list[tuple[str, bytes]]) -> FeedRows:
@@ -90,13 +89,11 @@ def apply_batches(
     writer = IndexWriter(conn, fresh=fresh, tables=CVE_LIST_TABLES)
     counts = ApplyCounts()
     names: list[str] = []
-    records = 0
     for batch in batches:
         for rows in decoded_batch(batch):
             counts += writer.add(rows)
-            records += rows.records
         names.append(batch.name)
-    return CveListCounts(tuple(names), counts, records)
+    return CveListCounts(tuple(names), counts)
 
 
 def clear_cve_list(conn: sqlite3.Connection) -> None:

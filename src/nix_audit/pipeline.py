@@ -88,9 +88,7 @@ def run_scan(options: ScanOptions, matcher: Matcher | None = None) -> ScanResult
     whitelist = _whitelist(options, warnings)
     vex = [load_vex(path) for path in options.vex]
     running = _running(options)
-    sources = make_sources(options, running is not None)
-    packages, skipped = collect_packages(sources)
-    warnings.extend(w for s in sources if isinstance(s, StorePathSource) for w in s.warnings)
+    packages, skipped = collect_packages(make_sources(options, running is not None), warnings)
     if running is not None:
         packages, skipped = _with_running(running, packages, skipped)
     ensure_index(options, warnings)
@@ -186,8 +184,11 @@ def make_sources(options: ScanOptions, running: bool = False) -> list[PackageSou
     return sources
 
 
-def collect_packages(sources: Sequence[PackageSource]) -> tuple[list[Package], list[Skipped]]:
-    """All packages of all sources, each package once (the first source that names it wins)."""
+def collect_packages(
+    sources: Sequence[PackageSource], warnings: list[str] | None = None
+) -> tuple[list[Package], list[Skipped]]:
+    """All packages of all sources, each package once (the first source that names it wins);
+    the sources' warnings are added to ``warnings`` when given."""
     seen: dict[str, Package] = {}
     skipped: list[Skipped] = []
     for source in sources:
@@ -195,6 +196,8 @@ def collect_packages(sources: Sequence[PackageSource]) -> tuple[list[Package], l
         for package in result.packages:
             seen.setdefault(package.key, package)
         skipped.extend(result.skipped)
+        if warnings is not None:
+            warnings.extend(result.warnings)
     return list(seen.values()), skipped
 
 

@@ -319,7 +319,7 @@ def test_drv_outside_the_store_is_read_as_it_is_without_nix(
     assert (package.name, package.closure, package.derivation) == ("multi-out-2.3", B, str(copy))
     assert package.patched_cves  # its attributes are read as for a .drv in the store
     assert result.skipped == ()
-    assert source.warnings == (
+    assert result.warnings == (
         f"{copy}: .drv file outside the Nix store /nix/store, read as it is: "
         "its inputs were not followed",
     )
@@ -336,7 +336,7 @@ def test_relative_and_linked_drv_outside_the_store_is_named_by_its_absolute_path
     assert sorted(p.derivation or "" for p in result.packages) == sorted(
         [str(copy), str(tmp_path / "link.drv")]
     )
-    assert len(source.warnings) == 2
+    assert len(result.warnings) == 2
 
 
 def test_drv_outside_the_store_beside_store_paths(
@@ -348,7 +348,7 @@ def test_drv_outside_the_store_beside_store_paths(
     result = source.collect()
     assert names(result) == {("curl-7.50.0", R), ("openssl-1.0.1f", B)}
     assert by_name(result, "openssl-1.0.1f").derivation == str(copy)
-    assert [w.split(":")[0] for w in source.warnings] == [str(copy)]
+    assert [w.split(":")[0] for w in result.warnings] == [str(copy)]
 
 
 def test_fixed_output_drv_outside_the_store_is_skipped_as_in_the_store(tmp_path: Path) -> None:

@@ -12,10 +12,12 @@ __all__ = ["PackageSource", "SourceResult"]
 
 @dataclass(frozen=True, slots=True)
 class SourceResult:
-    """Packages found by a source, and what it looked at but skipped (with the reason)."""
+    """Packages found by a source, what it looked at but skipped (with the reason), and
+    warnings for the scan's report (a ``.drv`` read without its closure, issue #13)."""
 
     packages: tuple[Package, ...]
     skipped: tuple[Skipped, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 class PackageSource(ABC):

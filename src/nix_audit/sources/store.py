@@ -10,7 +10,7 @@ Closure rules (Nix manual, ``nix-store --query``): ``--requisites`` of output pa
 runtime closure; of ``.drv`` paths it is the build-time closure.
 
 A ``.drv`` file outside the store (a copied derivation, a test fixture) has no closure the
-store knows: it is read as it is, as vulnix reads it, and ``StorePathSource.warnings`` says
+store knows: it is read as it is, as vulnix reads it, and the result's ``warnings`` say
 that its inputs were not followed (issue #13).
 """
 
@@ -167,7 +167,6 @@ class StorePathSource(PackageSource):
         self.paths = tuple(paths)
         self.mode = mode
         self.nix = nix if nix is not None else NixStore()
-        self.warnings: tuple[str, ...] = ()  # set by collect(): for the scan's warnings
 
     def collect(self) -> SourceResult:
         """Resolve the paths (raising ``SourceError`` naming a bad one), then scan them."""
@@ -179,7 +178,7 @@ class StorePathSource(PackageSource):
                 loose.setdefault(str(Path(path).absolute()))
             else:
                 origins.setdefault(store_path_of(path, store_dir), path)
-        self.warnings = tuple(
+        warnings = tuple(
             f"{path}: .drv file outside the Nix store {store_dir}, read as it is: "
             "its inputs were not followed"
             for path in loose
@@ -193,7 +192,8 @@ class StorePathSource(PackageSource):
             if origin == e.path:
                 raise
             raise InvalidStorePathError(f"{origin}: {e}", e.path) from e
-        return scan_store_paths(store_paths, mode=self.mode, nix=self.nix, loose=list(loose))
+        found = scan_store_paths(store_paths, mode=self.mode, nix=self.nix, loose=list(loose))
+        return replace(found, warnings=warnings)
 
 
 def scan_store_paths(

@@ -204,6 +204,9 @@ class AdvisoryIndex:
             result[name] = found
         return result
 
+    def _ids(self, sql: str) -> set[int]:
+        return {key for (key,) in self._query(sql, ())}
+
     def _posting_keys(
         self, tables: IndexTables, names: Sequence[str], versions: Mapping[str, list[bytes]]
     ) -> dict[str, list[int]]:
@@ -281,10 +284,12 @@ class AdvisoryIndex:
 
     def decided_counts(self) -> dict[str, int]:
         """How many CVEs each source decides (``merge``): ``nvd``, ``cve-list``, and
-        ``rejected`` (by the CVE List). Reads every posting: for ``db status``, not scans."""
-        rejected = {key for (key,) in self._query(f"SELECT id FROM {CVE_LIST_TABLES.rejected}", ())}  # noqa: S608
-        nvd = {key for (key,) in self._query("SELECT DISTINCT cve FROM product", ())} - rejected
-        listed = {key for (key,) in self._query("SELECT DISTINCT cve FROM cvelist_product", ())}
+        ``rejected`` (by the CVE List). A CVE with NVD postings is one the NVD analysed. Reads
+        every posting: for ``db status``, not scans."""
+        # Table names are schema constants, never input.
+        rejected = self._ids(f"SELECT id FROM {CVE_LIST_TABLES.rejected}")  # noqa: S608
+        nvd = self._ids(f"SELECT DISTINCT cve FROM {NVD_TABLES.postings}") - rejected  # noqa: S608
+        listed = self._ids(f"SELECT DISTINCT cve FROM {CVE_LIST_TABLES.postings}")  # noqa: S608
         return {
             "nvd": len(nvd),
             "cve-list": len(listed - nvd - rejected),

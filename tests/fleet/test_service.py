@@ -200,6 +200,16 @@ def test_the_server_finds_what_a_local_scan_finds(
         assert host_findings(admin, "web1") == expected
 
 
+def report_web1_and_web2(
+    fleet: RunningFleet, tmp_path: Path, nix_fixture_store: NixFixtureStore
+) -> None:
+    """Hosts web1 and web2 report the fixture store's ``result``."""
+    for name in ("web1", "web2"):
+        tokens = token_file(fleet, tmp_path, name)
+        done = fleet.report(tokens, name, str(nix_fixture_store.links["result"]))
+        assert done.returncode == 0, done.stderr
+
+
 def test_a_cve_published_later_reaches_every_affected_host(
     fleet_url: str, nix_fixture_store: NixFixtureStore, tmp_path: Path
 ) -> None:
@@ -208,13 +218,11 @@ def test_a_cve_published_later_reaches_every_affected_host(
     index = tmp_path / "index"
     assert run_cli("db", "update", "--db", str(index), "--mirror", str(feeds)).returncode == 0
     with running_fleet(fleet_url, index, tmp_path, mirror=feeds) as fleet:
-        for name in ("web1", "web2"):
-            tokens = token_file(fleet, tmp_path, name)
-            done = fleet.report(tokens, name, str(nix_fixture_store.links["result"]))
-            assert done.returncode == 0, done.stderr
+        report_web1_and_web2(fleet, tmp_path, nix_fixture_store)
         with fleet.admin() as admin:
             fleet.wait_evaluated(admin)
-            assert ("curl-7.50.0", "CVE-2026-0001") not in host_findings(admin, "web1")
+            curl = ("curl-7.50.0", "CVE-2026-0001")
+            assert curl not in host_findings(admin, "web1")
             published = record(
                 "CVE-2026-0001",
                 [cpe_match("cpe:2.3:a:haxx:curl:*:*:*:*:*:*:*:*", versionEndExcluding="7.51.0")],
@@ -222,11 +230,8 @@ def test_a_cve_published_later_reaches_every_affected_host(
             )
             write_mirror(tmp_path / "mirror", RECORDS, modified=[published])
             assert admin.post("/api/v1/index/update").status_code == 202
-            deadline = time.monotonic() + 60
-            while ("curl-7.50.0", "CVE-2026-0001") not in host_findings(admin, "web2"):
-                assert time.monotonic() < deadline, "the new CVE never reached web2"
-                time.sleep(0.2)
-            assert ("curl-7.50.0", "CVE-2026-0001") in host_findings(admin, "web1")
+            wait_until(admin, partial(has_finding, admin, "web2", curl, "affected"))
+            assert curl in host_findings(admin, "web1")
 
 
 def test_a_cve_only_the_cve_list_knows_reaches_every_affected_host(
@@ -245,10 +250,7 @@ def test_a_cve_only_the_cve_list_knows_reaches_every_affected_host(
     assert run_cli(*update, env=env).returncode == 0
     curl = ("curl-7.50.0", "CVE-2026-0003")
     with running_fleet(fleet_url, index, tmp_path, mirror=feeds, cve_list=assets) as fleet:
-        for name in ("web1", "web2"):
-            tokens = token_file(fleet, tmp_path, name)
-            done = fleet.report(tokens, name, str(nix_fixture_store.links["result"]))
-            assert done.returncode == 0, done.stderr
+        report_web1_and_web2(fleet, tmp_path, nix_fixture_store)
         with fleet.admin() as admin:
             fleet.wait_evaluated(admin)
             assert curl not in host_findings(admin, "web1")
@@ -257,10 +259,7 @@ def test_a_cve_only_the_cve_list_knows_reaches_every_affected_host(
             published = cve_record("CVE-2026-0003", affected, updated="2026-11-20T10:00:00Z")
             write_delta(assets / "2026-11-20_delta_CVEs_at_1000Z.zip", [published])
             assert admin.post("/api/v1/index/update").status_code == 202
-            deadline = time.monotonic() + 60
-            while curl not in host_findings(admin, "web2"):
-                assert time.monotonic() < deadline, "the CVE List's CVE never reached web2"
-                time.sleep(0.2)
+            wait_until(admin, partial(has_finding, admin, "web2", curl, "affected"))
             view = admin.get("/api/v1/hosts/web1").raise_for_status().json()
             found = [f for f in view["findings"] if f["cve_id"] == "CVE-2026-0003"]
             assert [f["source"] for f in found] == ["cve-list:cna"]

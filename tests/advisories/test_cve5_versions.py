@@ -19,7 +19,7 @@ def _entry(versions: list[dict[str, Any]], default: str | None = None) -> Cve5Af
     return msgspec.convert(data, Cve5Affected)
 
 
-def _status(entry: Cve5Affected, version: str) -> str:
+def status_at(entry: Cve5Affected, version: str) -> str:
     """The status the intervals give ``version``: affected, unknown, or unaffected."""
     key = version_key(version)
     for interval in affected_intervals(entry):
@@ -73,7 +73,7 @@ KERNEL = _entry(
     ],
 )
 def test_kernel_carve_outs(version: str, expected: str) -> None:
-    assert _status(KERNEL, version) == expected
+    assert status_at(KERNEL, version) == expected
 
 
 def test_git_items_alone_affect_no_version() -> None:
@@ -99,10 +99,10 @@ def test_ranges_under_an_unaffected_default() -> None:
         ],
         default="unaffected",
     )
-    assert _status(entry, "2.4.57") == "affected"
-    assert _status(entry, "2.4.58") == "unaffected"
-    assert _status(entry, "1.9.9") == "affected"
-    assert _status(entry, "2.0.1") == "unaffected"
+    assert status_at(entry, "2.4.57") == "affected"
+    assert status_at(entry, "2.4.58") == "unaffected"
+    assert status_at(entry, "1.9.9") == "affected"
+    assert status_at(entry, "2.0.1") == "unaffected"
 
 
 def test_unknown_items_are_unknown_and_an_absent_default_says_nothing() -> None:
@@ -112,13 +112,13 @@ def test_unknown_items_are_unknown_and_an_absent_default_says_nothing() -> None:
             {"version": "1.5", "lessThan": "2.0", "status": "unknown"},
         ]
     )
-    assert _status(entry, "1.2") == "affected"
-    assert _status(entry, "1.7") == "unknown"
-    assert _status(entry, "3.0") == "unaffected"  # no item names it: not stated
+    assert status_at(entry, "1.2") == "affected"
+    assert status_at(entry, "1.7") == "unknown"
+    assert status_at(entry, "3.0") == "unaffected"  # no item names it: not stated
 
 
 def test_a_product_without_versions_is_unknown() -> None:
-    assert _status(_entry([{"version": "n/a", "status": "affected"}]), "1.0") == "unknown"
+    assert status_at(_entry([{"version": "n/a", "status": "affected"}]), "1.0") == "unknown"
 
 
 def test_changes_switch_the_status_inside_a_range() -> None:
@@ -127,11 +127,11 @@ def test_changes_switch_the_status_inside_a_range() -> None:
         [{"version": "1.0", "lessThan": "3.0", "status": "affected", "changes": changes}],
         default="unaffected",
     )
-    assert _status(entry, "1.4.1") == "affected"
-    assert _status(entry, "1.4.2") == "unaffected"
-    assert _status(entry, "1.9") == "unaffected"
-    assert _status(entry, "2.1") == "affected"
-    assert _status(entry, "3.0") == "unaffected"
+    assert status_at(entry, "1.4.1") == "affected"
+    assert status_at(entry, "1.4.2") == "unaffected"
+    assert status_at(entry, "1.9") == "unaffected"
+    assert status_at(entry, "2.1") == "affected"
+    assert status_at(entry, "3.0") == "unaffected"
 
 
 @pytest.mark.parametrize(
@@ -146,8 +146,8 @@ def test_changes_switch_the_status_inside_a_range() -> None:
 )
 def test_textual_ranges(text: str, inside: str, outside: str) -> None:
     entry = _entry([{"version": text, "status": "affected"}])
-    assert _status(entry, inside) == "affected"
-    assert _status(entry, outside) == "unaffected"
+    assert status_at(entry, inside) == "affected"
+    assert status_at(entry, outside) == "unaffected"
 
 
 def test_names_and_unplaceable_bounds_are_left_out() -> None:
@@ -168,6 +168,6 @@ def test_unaffected_wins_where_items_overlap() -> None:
             {"version": "1.5", "status": "unaffected"},
         ]
     )
-    assert _status(entry, "1.5") == "unaffected"
-    assert _status(entry, "1.4") == "affected"
-    assert _status(entry, "1.6") == "affected"
+    assert status_at(entry, "1.5") == "unaffected"
+    assert status_at(entry, "1.4") == "affected"
+    assert status_at(entry, "1.6") == "affected"

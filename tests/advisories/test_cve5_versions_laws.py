@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nix_audit.advisories._cve5_json import Cve5Affected
-from nix_audit.advisories.cve5_versions import affected_intervals
 from nix_audit.versions import version_key
+from tests.advisories.test_cve5_versions import status_at
 
 _RANK = {"unaffected": 3, "affected": 2, "unknown": 1}
 _VERSIONS = [f"{major}.{minor}" for major in range(1, 4) for minor in range(0, 4)]
@@ -53,21 +53,9 @@ def _direct(entry: dict[str, Any], version: str) -> str:
     return "unaffected" if default == "unknown" else default
 
 
-def _through_intervals(entry: Cve5Affected, version: str) -> str:
-    key = version_key(version)
-    for interval in affected_intervals(entry):
-        low, high = interval.low, interval.high
-        if low is not None and (key < low.key or (key == low.key and not low.included)):
-            continue
-        if high is not None and (key > high.key or (key == high.key and not high.included)):
-            continue
-        return interval.status
-    return "unaffected"
-
-
 @given(st.lists(_item(), min_size=1, max_size=6), _STATUSES)
 def test_intervals_agree_with_a_direct_reading(items: list[dict[str, Any]], default: str) -> None:
     raw = {"vendor": "v", "product": "p", "versions": items, "defaultStatus": default}
     entry = msgspec.convert(raw, Cve5Affected)
     for version in ["0.9", *_VERSIONS, "3.3.1", "4.0"]:
-        assert _through_intervals(entry, version) == _direct(raw, version), version
+        assert status_at(entry, version) == _direct(raw, version), version

@@ -101,7 +101,64 @@ class _Plan:
     body: bytes
 
 
-class FeedServer(LoopbackServer):
+class FaultsAndLog:
+    """Per-path faults (each for ``Fault.times`` requests, or for good) and a log of the
+    requests, as the loopback servers keep them; ``_path_key`` says how paths are compared."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: dict[str, tuple[Fault, int | None]] = {}
+        self._log: list[RequestRecord] = []
+        super().__init__()
+
+    def _path_key(self, path: str) -> str:
+        return path
+
+    def set_fault(self, path: str, fault: Fault) -> None:
+        """Misbehave for URL path ``path`` as ``fault`` says."""
+        with self._lock:
+            self._faults[self._path_key(path)] = (fault, fault.times)
+
+    def clear_faults(self) -> None:
+        """Behave again for every path."""
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            entry = self._faults.get(path)
+            if entry is None:
+                return None
+            fault, remaining = entry
+            if remaining is not None:
+                if remaining <= 1:
+                    del self._faults[path]
+                else:
+                    self._faults[path] = (fault, remaining - 1)
+            return fault
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A copy of the request log, oldest first."""
+        with self._lock:
+            return list(self._log)
+
+    def requests_for(self, path: str) -> list[RequestRecord]:
+        """The logged requests of one URL path."""
+        wanted = self._path_key(path)
+        return [record for record in self.requests if record.path == wanted]
+
+    def clear_log(self) -> None:
+        """Forget the requests seen so far."""
+        with self._lock:
+            self._log.clear()
+
+    def _record(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._log.append(record)
+
+
+class FeedServer(FaultsAndLog, LoopbackServer):
     """Serve ``root`` on ``http://127.0.0.1:<port>/`` in a daemon thread.
 
     ``etag`` / ``last_modified`` switch the validators off (a Last-Modified-only server is
@@ -122,9 +179,6 @@ class FeedServer(LoopbackServer):
         self.etag = etag
         self.last_modified = last_modified
         self.gzip_encoding = gzip_encoding
-        self._lock = threading.Lock()
-        self._faults: dict[str, tuple[Fault, int | None]] = {}
-        self._log: list[RequestRecord] = []
         super().__init__()
 
     def _make_server(self) -> ThreadingHTTPServer:
@@ -139,52 +193,8 @@ class FeedServer(LoopbackServer):
         """The URL of ``path`` (with or without a leading slash)."""
         return self.url + path.lstrip("/")
 
-    # --- faults ---
-
-    def set_fault(self, path: str, fault: Fault) -> None:
-        """Misbehave for URL path ``path`` (``/nvdcve-2.0-2014.json.gz``) as ``fault`` says."""
-        with self._lock:
-            self._faults[_normal_path(path)] = (fault, fault.times)
-
-    def clear_faults(self) -> None:
-        """Behave again for every path."""
-        with self._lock:
-            self._faults.clear()
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            entry = self._faults.get(path)
-            if entry is None:
-                return None
-            fault, remaining = entry
-            if remaining is not None:
-                if remaining <= 1:
-                    del self._faults[path]
-                else:
-                    self._faults[path] = (fault, remaining - 1)
-            return fault
-
-    # --- request log ---
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        """A copy of the request log, oldest first."""
-        with self._lock:
-            return list(self._log)
-
-    def requests_for(self, path: str) -> list[RequestRecord]:
-        """The logged requests of one URL path."""
-        wanted = _normal_path(path)
-        return [record for record in self.requests if record.path == wanted]
-
-    def clear_log(self) -> None:
-        """Forget the requests seen so far."""
-        with self._lock:
-            self._log.clear()
-
-    def _record(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._log.append(record)
+    def _path_key(self, path: str) -> str:
+        return _normal_path(path)
 
     def _wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True when cut short because the server is stopping."""

@@ -34,7 +34,6 @@ import hashlib
 import json
 import re
 import socket
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from tests.helpers.feed_server import Fault, RequestRecord
+from tests.helpers.feed_server import Fault, FaultsAndLog, RequestRecord
 from tests.helpers.loopback import LoopbackServer
 
 __all__ = [
@@ -105,7 +104,7 @@ class _QuietServer(ThreadingHTTPServer):
         """Stay quiet: clients that hang up are what the tests provoke."""
 
 
-class ReleasesServer(LoopbackServer):
+class ReleasesServer(FaultsAndLog, LoopbackServer):
     """The GitHub Releases API of cvelistV5 over ``releases`` (newest first), on loopback.
 
     ``listing_path`` moves the listing elsewhere (a JSON endpoint not ending in
@@ -113,12 +112,9 @@ class ReleasesServer(LoopbackServer):
     """
 
     def __init__(self, releases: Sequence[Release] = (), *, listing_path: str = LISTING_PATH):
-        super().__init__()
         self.listing_path = listing_path
-        self._lock = threading.Lock()
         self._releases = list(releases)
-        self._faults: dict[str, tuple[Fault, int | None]] = {}
-        self._log: list[RequestRecord] = []
+        super().__init__()
 
     def _make_server(self) -> ThreadingHTTPServer:
         return _ReleasesHTTPServer(self)
@@ -136,28 +132,6 @@ class ReleasesServer(LoopbackServer):
         """Replace the listing (newest first)."""
         with self._lock:
             self._releases = list(releases)
-
-    def set_fault(self, path: str, fault: Fault) -> None:
-        """Misbehave for URL path ``path`` as ``fault`` says."""
-        with self._lock:
-            self._faults[path] = (fault, fault.times)
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        """A copy of the request log, oldest first."""
-        with self._lock:
-            return list(self._log)
-
-    def requests_for(self, path: str) -> list[RequestRecord]:
-        return [record for record in self.requests if record.path == path]
-
-    def clear_log(self) -> None:
-        with self._lock:
-            self._log.clear()
 
     def listing(self, per_page: int) -> bytes:
         """The listing JSON as served (the newest ``per_page`` releases)."""
@@ -197,23 +171,6 @@ class ReleasesServer(LoopbackServer):
             "published_at": release.published_at,
             "assets": assets,
         }
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            entry = self._faults.get(path)
-            if entry is None:
-                return None
-            fault, remaining = entry
-            if remaining is not None:
-                if remaining <= 1:
-                    del self._faults[path]
-                else:
-                    self._faults[path] = (fault, remaining - 1)
-            return fault
-
-    def _record(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._log.append(record)
 
 
 class _ReleasesHTTPServer(_QuietServer):

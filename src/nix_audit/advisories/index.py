@@ -21,6 +21,11 @@ from nix_audit.advisories.merge import cve_list_decides, merged_details
 from nix_audit.advisories.schema import (
     CVE_LIST_TABLES,
     INDEX_FILE,
+    LIST_BASELINE,
+    LIST_DELTA,
+    LIST_LOCATION,
+    LIST_RECORDS,
+    LIST_UPDATE,
     NVD_TABLES,
     SCHEMA_VERSION,
     IndexTables,
@@ -299,15 +304,15 @@ class AdvisoryIndex:
 
 def _cve_list_status(meta: Mapping[str, str]) -> CveListStatus | None:
     """The CVE List part of ``meta`` (keys written by ``update``), None when absent."""
-    location = meta.get("cve_list.location")
+    location = meta.get(LIST_LOCATION)
     if location is None:
         return None
     return CveListStatus(
         location=location,
-        records=int(meta.get("cve_list.records", "0")),
-        last_update=_parse_time(meta.get("cve_list.last_update")),
-        baseline=meta.get("cve_list.baseline"),
-        last_delta=meta.get("cve_list.last_delta"),
+        records=int(meta.get(LIST_RECORDS, "0")),
+        last_update=_parse_time(meta.get(LIST_UPDATE)),
+        baseline=meta.get(LIST_BASELINE),
+        last_delta=meta.get(LIST_DELTA),
     )
 
 

@@ -39,6 +39,14 @@ from nix_audit.models import AdvisoryDetails, AdvisoryRecord
 __all__ = [
     "CVE_LIST_TABLES",
     "INDEX_FILE",
+    "LIST_BASELINE",
+    "LIST_DELTA",
+    "LIST_ETAG",
+    "LIST_LOCATION",
+    "LIST_META_KEYS",
+    "LIST_RECORDS",
+    "LIST_SCANNED",
+    "LIST_UPDATE",
     "LOCK_FILE",
     "NVD_TABLES",
     "SCHEMA_VERSION",
@@ -71,6 +79,18 @@ class IndexTables:
     postings: str
     rejected: str | None = None
 
+
+# ``meta`` keys of the CVE List part (issue #12): written by ``update``, read by ``index``.
+LIST_LOCATION: Final = "cve_list.location"
+LIST_BASELINE: Final = "cve_list.baseline"
+LIST_DELTA: Final = "cve_list.last_delta"
+LIST_ETAG: Final = "cve_list.listing_etag"
+LIST_SCANNED: Final = "cve_list.clone_scanned_ns"
+LIST_UPDATE: Final = "cve_list.last_update"
+LIST_RECORDS: Final = "cve_list.records"
+LIST_META_KEYS: Final = (
+    LIST_LOCATION, LIST_BASELINE, LIST_DELTA, LIST_ETAG, LIST_SCANNED, LIST_UPDATE, LIST_RECORDS,
+)  # fmt: skip
 
 NVD_TABLES: Final = IndexTables("cve", "product")
 CVE_LIST_TABLES: Final = IndexTables("cvelist", "cvelist_product", "cvelist_rejected")

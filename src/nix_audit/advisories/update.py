@@ -44,7 +44,18 @@ from nix_audit.advisories.ingest import (
     write_meta,
 )
 from nix_audit.advisories.interface import FeedFetch, FeedSource, Validators
-from nix_audit.advisories.schema import LOCK_FILE, SCHEMA_VERSION
+from nix_audit.advisories.schema import (
+    LIST_BASELINE,
+    LIST_DELTA,
+    LIST_ETAG,
+    LIST_LOCATION,
+    LIST_META_KEYS,
+    LIST_RECORDS,
+    LIST_SCANNED,
+    LIST_UPDATE,
+    LOCK_FILE,
+    SCHEMA_VERSION,
+)
 from nix_audit.errors import FeedError, IndexError_
 from nix_audit.progress import task
 
@@ -201,38 +212,24 @@ def _read_stored(path: Path) -> _Stored | None:
         validators,
         datetime.fromisoformat(meta["last_update"]),
         _cve_list_state(meta),
-        meta.get(_LIST_LOCATION),
-        int(meta.get(_LIST_RECORDS, "0")),
+        meta.get(LIST_LOCATION),
+        int(meta.get(LIST_RECORDS, "0")),
     )
 
 
-# meta keys of the CVE List part (issue #12)
-_LIST_LOCATION = "cve_list.location"
-_LIST_BASELINE = "cve_list.baseline"
-_LIST_DELTA = "cve_list.last_delta"
-_LIST_ETAG = "cve_list.listing_etag"
-_LIST_SCANNED = "cve_list.clone_scanned_ns"
-_LIST_UPDATE = "cve_list.last_update"
-_LIST_RECORDS = "cve_list.records"
-_LIST_KEYS = (
-    _LIST_LOCATION, _LIST_BASELINE, _LIST_DELTA, _LIST_ETAG, _LIST_SCANNED, _LIST_UPDATE,
-    _LIST_RECORDS,
-)  # fmt: skip
-
-
 def _forget_cve_list_meta(conn: sqlite3.Connection) -> None:
-    marks = ",".join("?" * len(_LIST_KEYS))
-    conn.execute(f"DELETE FROM meta WHERE key IN ({marks})", _LIST_KEYS)  # noqa: S608
+    marks = ",".join("?" * len(LIST_META_KEYS))
+    conn.execute(f"DELETE FROM meta WHERE key IN ({marks})", LIST_META_KEYS)  # noqa: S608
 
 
 def _cve_list_state(meta: dict[str, str]) -> CveListState | None:
-    if _LIST_LOCATION not in meta:
+    if LIST_LOCATION not in meta:
         return None
-    scanned = meta.get(_LIST_SCANNED)
+    scanned = meta.get(LIST_SCANNED)
     return CveListState(
-        baseline=meta.get(_LIST_BASELINE),
-        last_delta=meta.get(_LIST_DELTA),
-        listing_etag=meta.get(_LIST_ETAG),
+        baseline=meta.get(LIST_BASELINE),
+        last_delta=meta.get(LIST_DELTA),
+        listing_etag=meta.get(LIST_ETAG),
         clone_scanned_ns=int(scanned) if scanned else None,
     )
 
@@ -325,15 +322,15 @@ class _Job:
         self.cve_list_counts = counts
         records = self._list_records + counts.counts.added - counts.counts.removed
         values = {
-            _LIST_LOCATION: self.cve_list.location,
-            _LIST_UPDATE: self.now.isoformat(),
-            _LIST_RECORDS: str(records),
+            LIST_LOCATION: self.cve_list.location,
+            LIST_UPDATE: self.now.isoformat(),
+            LIST_RECORDS: str(records),
         }
         optional = {
-            _LIST_BASELINE: state.baseline,
-            _LIST_DELTA: state.last_delta,
-            _LIST_ETAG: state.listing_etag,
-            _LIST_SCANNED: None if state.clone_scanned_ns is None else str(state.clone_scanned_ns),
+            LIST_BASELINE: state.baseline,
+            LIST_DELTA: state.last_delta,
+            LIST_ETAG: state.listing_etag,
+            LIST_SCANNED: None if state.clone_scanned_ns is None else str(state.clone_scanned_ns),
         }
         values.update({key: value for key, value in optional.items() if value is not None})
         _forget_cve_list_meta(conn)

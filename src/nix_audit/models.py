@@ -98,6 +98,11 @@ class Package:
     cpes: tuple[str, ...] = ()
     source_urls: tuple[str, ...] = ()
     identified_from: IdentifiedFrom = IdentifiedFrom.DERIVATION
+    # The nixpkgs attribute path (``haskellPackages.mysql``: the key of packages.json) and
+    # ``meta.homepage``, when the input names them: evidence of which project the package is
+    # and of which language's package set it belongs to (issue #13).
+    attribute: str | None = None
+    homepages: tuple[str, ...] = ()
     # Processes that execute or map one of the package's outputs; only ``scan --running``
     # fills it, sorted by pid.
     processes: tuple[RunningProcess, ...] = ()
@@ -168,6 +173,9 @@ class AdvisoryRecord(msgspec.Struct, frozen=True, array_like=True, gc=False, omi
     cve_id: str
     configurations: tuple[Configuration, ...]
     source: str = "nvd"
+    # The one foreign system the description limits the flaw to, where no configuration names
+    # a platform (``advisories.platform_text``, issue #13): its hits are uncertain.
+    platform: str | None = None
 
 
 class AdvisoryDetails(msgspec.Struct, frozen=True, gc=False):

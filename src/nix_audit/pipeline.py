@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nix_audit.advisories.index import INDEX_FILE, AdvisoryIndex
+from nix_audit.derivation.names import artifact_suffix
 from nix_audit.errors import FeedError, IndexError_, SourceError, TriageError
 from nix_audit.matching.interface import Matcher
 from nix_audit.matching.vendor_matcher import VendorAwareMatcher
@@ -194,6 +195,12 @@ def collect_packages(
     for source in sources:
         result = source.collect()
         for package in result.packages:
+            if (suffix := artifact_suffix(package.name)) is not None:
+                # Issue #13: a source archive or jar is an input of the package it builds,
+                # whose findings it would only repeat.
+                reason = f"a build input file ({suffix}), not a package"
+                skipped.append(Skipped(what=package.key, reason=reason))
+                continue
             seen.setdefault(package.key, package)
         skipped.extend(result.skipped)
         if warnings is not None:

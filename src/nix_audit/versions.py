@@ -71,6 +71,11 @@ _PRE_RELEASE = {"dev": 0, "alpha": 1, "beta": 2, "pre": 3, "preview": 3, "rc": 4
 # sudo's patch levels as ``9.8p1`` / ``1.9.5p1``, the NVD as the CPE update ``p1`` or
 # ``patch1`` (``cpe:2.3:a:sudo_project:sudo:1.9.5:patch1``, ``gnu:bash:5.0:patch11``).
 _SYNONYMS = {"patch": "p"}
+# Alpha and beta releases written as one letter between digits: Firefox's ``148.0b15`` is a
+# beta of 148.0 and CPython's ``3.14.0a1`` an alpha of 3.14.0 (issue #13); a letter at the
+# end stays a later release, as OpenSSL's ``1.0.1b``.
+_SHORT_PRE_RELEASE = re.compile(r"(?<=\d)([ab])(?=\d)")
+_SHORT_PRE_WORD = {"a": "alpha", "b": "beta"}
 
 # Values that stand for "no version" in CPE names (NISTIR 7695 §5.4 logical values ANY, NA).
 _NO_VERSION = frozenset({"", "*", "-"})
@@ -164,6 +169,7 @@ def _nvd_components(v: str) -> list[str]:
     text = v.strip().lower()
     if len(text) > 1 and text[0] == "v" and text[1] in _DIGITS:
         text = text[1:]  # "v1.2" in some NVD ranges means "1.2"
+    text = _SHORT_PRE_RELEASE.sub(lambda m: _SHORT_PRE_WORD[m[1]], text)
     return [_SYNONYMS.get(c, c) for c in _COMPONENT.findall(text)]
 
 

@@ -40,7 +40,9 @@ _TRAP = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 _CPE_SPLIT = re.compile(r"(?<!\\):")
 
 _REQUIRED = ("name", "pname", "version", "cve", "expected", "reason", "trap")
-_OPTIONAL = ("cpe", "patches", "urls")
+_OPTIONAL = ("cpe", "patches", "urls", "attribute", "stratum")
+# Top-level keys of a drawn set (``drawn_cases.toml``, issue #13) beside its cases.
+_DRAWN_KEYS = frozenset({"seed", "population"})
 
 
 class CaseFileError(ValueError):
@@ -67,6 +69,9 @@ class AccuracyCase:
     cpe: str | None = None
     patches: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
+    # Drawn cases (issue #13): the nixpkgs attribute path, and the population drawn from.
+    attribute: str | None = None
+    stratum: str | None = None
 
     @property
     def affected(self) -> bool:
@@ -86,6 +91,7 @@ class AccuracyCase:
             patched_cves=patched_cves,
             cpes=(self.cpe,) if self.cpe else (),
             source_urls=self.urls,
+            attribute=self.attribute,
         )
 
 
@@ -104,7 +110,7 @@ def parse_cases(text: str, origin: str = "<cases>") -> list[AccuracyCase]:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise CaseFileError(f"{origin}: not valid TOML: {e}") from e
-    extra = sorted(set(doc) - {"case"})
+    extra = sorted(set(doc) - {"case"} - _DRAWN_KEYS)
     if extra:
         raise CaseFileError(f"{origin}: unknown top-level key {extra[0]!r} (only [[case]])")
     tables = doc.get("case", [])
@@ -137,7 +143,23 @@ def _case(index: int, table: object, origin: str) -> AccuracyCase:
         cpe=_cpe(table, where),
         patches=_strings(table, "patches", where),
         urls=_strings(table, "urls", where),
+        attribute=_optional_text(table, "attribute", where),
+        stratum=_optional_text(table, "stratum", where),
     )
+
+
+def load_population(path: Path) -> dict[str, int]:
+    """The population sizes of a drawn set: how many pairs each stratum had when drawn."""
+    population = tomllib.loads(path.read_text(encoding="utf-8")).get("population", {})
+    if not isinstance(population, dict) or not all(
+        isinstance(v, int) and v > 0 for v in population.values()
+    ):
+        raise CaseFileError(f"{path}: 'population' must map strata to positive counts")
+    return population
+
+
+def _optional_text(table: Mapping[str, object], key: str, where: str) -> str | None:
+    return _text(table, key, where) if key in table else None
 
 
 def _check_fields(fields: Mapping[str, str], where: str) -> None:

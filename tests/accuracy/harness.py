@@ -19,7 +19,7 @@ from nix_audit.triage.apply import triage
 from nix_audit.triage.whitelist import Whitelist
 from tests.accuracy.cases import AccuracyCase
 
-__all__ = ["Score", "case_package", "score"]
+__all__ = ["Score", "case_package", "score", "weighted"]
 
 
 @dataclass(frozen=True)
@@ -77,5 +77,24 @@ def score(matcher: Matcher, cases: Sequence[AccuracyCase], lookup: AdvisoryLooku
         kind = ("tp" if hit else "fn") if case.affected else ("fp" if hit else "tn")
         counts[kind] += 1
         if kind in ("fp", "fn"):
-            wrong.append(f"{kind.upper()} case {case.index} {case.name} {case.cve}: {case.reason}")
+            label = case.attribute or case.name
+            wrong.append(f"{kind.upper()} case {case.index} {label} {case.cve}: {case.reason}")
     return Score(**counts, wrong=tuple(wrong), predicted=frozenset(predicted))
+
+
+def weighted(result: Score, cases: Sequence[AccuracyCase], population: dict[str, int]) -> Score:
+    """The confusion counts of a drawn set scaled to the populations it was drawn from
+    (issue #13): each case of a stratum stands for ``population / drawn`` pairs, so strata
+    drawn at different rates add up as the scan's findings do. Counts are rounded."""
+    drawn: dict[str, int] = {}
+    for case in cases:
+        drawn[case.stratum or ""] = drawn.get(case.stratum or "", 0) + 1
+    counts = {"tp": 0.0, "fp": 0.0, "fn": 0.0, "tn": 0.0}
+    for case in cases:
+        stratum = case.stratum or ""
+        weight = population[stratum] / drawn[stratum]
+        hit = case.index in result.predicted
+        kind = ("tp" if hit else "fn") if case.affected else ("fp" if hit else "tn")
+        counts[kind] += weight
+    tp, fp, fn, tn = (round(counts[kind]) for kind in ("tp", "fp", "fn", "tn"))
+    return Score(tp=tp, fp=fp, fn=fn, tn=tn)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nix_audit.derivation.names import parse_drv_name, store_path_name
+from nix_audit.derivation.names import artifact_suffix, parse_drv_name, store_path_name
 from nix_audit.errors import DerivationError
 
 HASH = "17rdhaypdan2f1gg4rcz50b0lpkr09wm"
@@ -121,3 +121,22 @@ def test_store_path_name_of_every_nixpkgs_path(shared_data: Path) -> None:
         records = [json.loads(line) for line in itertools.islice(lines, 0, None, 5)]
     for r in records:
         assert store_path_name(f"{r['store_dir']}/{r['hash']}-{r['name']}") == r["name"]
+
+
+@pytest.mark.parametrize(
+    ("name", "suffix"),
+    [
+        ("firefox-148.0b15.source.tar.xz", ".tar.xz"),
+        ("Python-3.12.13.tar.xz", ".tar.xz"),
+        ("gerrit-3.13.4.war", ".war"),
+        ("commons-codec-1.4.pom", ".pom"),
+        ("requests-2.31.0.tar.gz", ".tar.gz"),
+        ("CVE-2019-13636.patch", ".patch"),
+        ("openssl-3.6.1", None),
+        ("python3.13-tarsafe-0.0.5", None),
+        ("zip-3.0", None),
+    ],
+)
+def test_artifact_suffix(name: str, suffix: str | None) -> None:
+    # Issue #13: build input files are not packages.
+    assert artifact_suffix(name) == suffix

@@ -150,3 +150,28 @@ def test_package_from_metadata_ignores_wrong_types() -> None:
     assert found == Package(
         name="jq-1.6", pname="jq", version="1.6", identified_from=IdentifiedFrom.METADATA
     )
+
+
+def test_attribute_paths_and_homepages_are_kept(tmp_path: Path) -> None:
+    # Issue #13: the attribute path tells which package set a package is of.
+    listing = tmp_path / "packages.json"
+    listing.write_text(
+        '{"haskellPackages.mysql": {"name": "mysql-0.2.1",'
+        ' "meta": {"homepage": "https://hackage.haskell.org/package/mysql"}},'
+        ' "gotenberg": {"name": "gotenberg-8.27.0",'
+        ' "meta": {"homepage": ["https://gotenberg.dev", "https://github.com/gotenberg/gotenberg"]}}}'
+    )
+    found = {p.attribute: p for p in PackagesJsonSource(listing).collect().packages}
+    assert found["haskellPackages.mysql"].homepages == (
+        "https://hackage.haskell.org/package/mysql",
+    )
+    assert found["gotenberg"].homepages == (
+        "https://gotenberg.dev",
+        "https://github.com/gotenberg/gotenberg",
+    )
+
+
+def test_a_list_has_no_attribute_paths(tmp_path: Path) -> None:
+    listing = tmp_path / "packages.json"
+    listing.write_text('[{"name": "mysql-0.2.1"}]')
+    assert [p.attribute for p in PackagesJsonSource(listing).collect().packages] == [None]

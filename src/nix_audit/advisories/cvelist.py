@@ -25,6 +25,7 @@ from nix_audit.advisories._cve5_json import Cve5Affected, Cve5Container, Cve5Met
 from nix_audit.advisories.cve5_names import cna_name
 from nix_audit.advisories.cve5_versions import UNKNOWN, StatusInterval, affected_intervals
 from nix_audit.advisories.decode import FeedRecord, cpe_fields, vulnerable_products
+from nix_audit.advisories.platform_text import foreign_platform
 from nix_audit.errors import FeedError
 from nix_audit.models import AdvisoryDetails, AdvisoryRecord, ConfigNode, Configuration, CpeMatch
 
@@ -79,7 +80,12 @@ def record_of(record: Cve5Record) -> FeedRecord:
             configurations = _configurations(cna.affected, use_cpes=False)
     details = _details(record)
     return FeedRecord(
-        record=AdvisoryRecord(meta.cveId, configurations, source),
+        record=AdvisoryRecord(
+            meta.cveId,
+            configurations,
+            source,
+            foreign_platform(details.description, configurations),
+        ),
         details=details,
         products=vulnerable_products(configurations),
     )

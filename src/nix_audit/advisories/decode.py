@@ -36,6 +36,7 @@ from nix_audit.advisories.envelope import (
     entry_envelope,
     merge_envelopes,
 )
+from nix_audit.advisories.platform_text import foreign_platform
 from nix_audit.errors import FeedError
 from nix_audit.models import AdvisoryDetails, AdvisoryRecord, Configuration
 
@@ -153,9 +154,12 @@ def _record_of(cve: JsonCve) -> FeedRecord:
     configurations = msgspec.convert(
         cve.configurations, tuple[Configuration, ...], from_attributes=True
     )
+    details = details_of(cve)
     return FeedRecord(
-        record=AdvisoryRecord(cve.id, configurations),
-        details=details_of(cve),
+        record=AdvisoryRecord(
+            cve.id, configurations, platform=foreign_platform(details.description, configurations)
+        ),
+        details=details,
         products=vulnerable_products(configurations),
     )
 

@@ -63,7 +63,9 @@ __all__ = [
 
 # Bump when the tables or the blob encodings change: an index of another version is not
 # read (the user is told to run ``nix-audit db update``, which rebuilds it).
-SCHEMA_VERSION: Final = "3"  # 2: postings carry version envelopes; 3: the CVE List tables
+# 2: postings carry version envelopes; 3: the CVE List tables; 4: records carry the platform
+# their description limits them to (issue #13)
+SCHEMA_VERSION: Final = "4"
 INDEX_FILE: Final = "index.sqlite"
 LOCK_FILE: Final = "index.lock"
 

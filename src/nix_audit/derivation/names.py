@@ -6,7 +6,7 @@ import re
 
 from nix_audit.errors import DerivationError
 
-__all__ = ["parse_drv_name", "store_path_name"]
+__all__ = ["artifact_suffix", "parse_drv_name", "store_path_name"]
 
 # builtins.parseDrvName (Nix manual, "Built-in Functions"; libexpr/names.cc): the name ends
 # at the first "-" followed by a character that is not a letter. Nix tests with C isalpha in
@@ -18,6 +18,22 @@ _VERSION_DASH_RE = re.compile(r"-(?=[^A-Za-z])", re.DOTALL)
 # a name uses only letters, digits and "+-._?=". The store dir is /nix/store by default but
 # may be anything (NIX_STORE_DIR), so any absolute directory other than "/" is accepted.
 _STORE_PATH_RE = re.compile(r"/(?:[^/]+/)+[0-9a-df-np-sv-z]{32}-([A-Za-z0-9+\-._?=]+)/?")
+
+
+# Files that nixpkgs fetches or builds as inputs of a package, not packages themselves: source
+# archives (``firefox-148.0b15.source.tar.xz``, ``Python-3.12.13.tar.xz``), Java archives and
+# Maven metadata, language and distribution packages, disk images, patches (issue #13).
+_ARTIFACT = re.compile(
+    r"\.(?:tar(?:\.(?:gz|xz|bz2|zst|lz|lzma|z))?|tgz|tbz2?|txz|zip|7z|rar|jar|war|ear|pom|gem"
+    r"|whl|crate|nupkg|deb|rpm|msi|dmg|iso|vsix|xpi|patch|diff)$",
+    re.IGNORECASE,
+)
+
+
+def artifact_suffix(name: str) -> str | None:
+    """The file suffix (``.tar.xz``) when a store name is a build input file, else None."""
+    found = _ARTIFACT.search(name)
+    return found[0] if found is not None else None
 
 
 def parse_drv_name(name: str) -> tuple[str, str]:

@@ -74,6 +74,7 @@ class MatchHit:
     version_range: str
     source: str = "nvd"
     status: str = "affected"
+    platform: str | None = None  # AdvisoryRecord.platform: a flaw of that system only
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +317,8 @@ def _record_hit(record: AdvisoryRecord, target: _Target) -> CpeMatch | None:
 
 
 def _record_match_hit(record: AdvisoryRecord, match: CpeMatch) -> MatchHit:
-    return MatchHit(match.criteria, range_text(match), record.source, match.status or "affected")
+    status = match.status or "affected"
+    return MatchHit(match.criteria, range_text(match), record.source, status, record.platform)
 
 
 def record_matches(

@@ -19,6 +19,7 @@ Evidence, strongest first (issue #4):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,7 +27,13 @@ from functools import lru_cache
 from nix_audit.errors import AdvisoryError
 from nix_audit.matching.candidates import language_prefix, product_candidates, strip_suffixes
 from nix_audit.matching.cpe import parse_cpe
-from nix_audit.matching.mapping_table import CpeProduct, MappingTable, default_table
+from nix_audit.matching.ecosystem import package_set
+from nix_audit.matching.mapping_table import (
+    CpeProduct,
+    MappingEntry,
+    MappingTable,
+    default_table,
+)
 from nix_audit.matching.scope import APPLICATION, ProductScope, criteria_vendor
 from nix_audit.matching.url_evidence import ECOSYSTEM_LANGUAGES, url_evidence
 from nix_audit.models import Confidence, Package
@@ -60,6 +67,14 @@ class Identity:
     name_vendors: frozenset[str] = frozenset()
     url_vendors: frozenset[str] = frozenset()
     ecosystem: str | None = None
+    # The table entry's rewrite of Nix versions into the NVD's (``MappingEntry.version_rewrite``)
+    version_rewrite: tuple[str, str] | None = None
+
+    def upstream_version(self, version: str) -> str:
+        """The version to evaluate ranges with (see ``MappingEntry.upstream_version``)."""
+        if self.version_rewrite is None:
+            return version
+        return re.sub(*self.version_rewrite, version)
 
     def judge(self, criteria: str) -> tuple[str, Confidence]:
         """The mapping source and confidence of a hit by ``criteria`` (see module docstring)."""
@@ -106,10 +121,10 @@ def _exact(cpes: tuple[str, ...]) -> Identity | None:
     return Identity(EXACT, _scopes(products)) if products else None
 
 
-def _table_entry_products(
+def _table_entry(
     table: MappingTable, pname: str, language: str | None, base: str, ecosystem: str | None
-) -> tuple[CpeProduct, ...] | None:
-    """The products of the table entry for this package, or None."""
+) -> MappingEntry | None:
+    """The table entry for this package, or None."""
     if ecosystem is None:
         names = (pname, strip_suffixes(pname))
         key: str | None = None
@@ -119,7 +134,7 @@ def _table_entry_products(
     for name in names:
         entry = table.lookup(name, key)
         if entry is not None:
-            return entry.products
+            return entry
     return None
 
 
@@ -133,18 +148,29 @@ def _name_vendors(candidates: Iterable[str]) -> frozenset[str]:
 
 @lru_cache(maxsize=1 << 14)
 def _identify(
-    pname: str, version: str, cpes: tuple[str, ...], urls: tuple[str, ...], table: MappingTable
+    pname: str,
+    version: str,
+    cpes: tuple[str, ...],
+    urls: tuple[str, ...],
+    package_set: str | None,
+    table: MappingTable,
 ) -> Identity:
     if cpes:
         exact = _exact(cpes)
         if exact is not None:
             return exact
     language, base = language_prefix(pname)
+    language = language or package_set
     evidence = url_evidence(urls, version)
     ecosystem = evidence.ecosystem or language
-    products = _table_entry_products(table, pname.lower(), language, base, ecosystem)
-    if products is not None:
-        return Identity(TABLE, _scopes(products), ecosystem=ecosystem)
+    entry = _table_entry(table, pname.lower(), language, base, ecosystem)
+    if entry is not None:
+        return Identity(
+            TABLE,
+            _scopes(entry.products),
+            ecosystem=ecosystem,
+            version_rewrite=entry.version_rewrite,
+        )
     names = (*product_candidates(pname), *sorted(evidence.products))
     scope = ProductScope(vendors=None, parts=APPLICATION)
     return Identity(
@@ -160,4 +186,11 @@ def identify(package: Package, table: MappingTable | None = None) -> Identity:
     """The identity of ``package``: exact CPEs, else a table entry, else URL and name
     heuristics (``table`` defaults to the one shipped with nix-audit). Cached."""
     chosen = table if table is not None else default_table()
-    return _identify(package.pname, package.version, package.cpes, package.source_urls, chosen)
+    return _identify(
+        package.pname,
+        package.version,
+        package.cpes,
+        package.source_urls,
+        package_set(package.attribute, package.name),
+        chosen,
+    )

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 _RESOURCE = "cpe-mappings.toml"
-_KEYS = frozenset({"nix", "pattern", "cpe", "cna", "target_sw", "ecosystem", "note"})
+_KEYS = frozenset({"nix", "pattern", "cpe", "cna", "target_sw", "ecosystem", "version", "note"})
 # part:vendor:product with CPE 2.3 value characters (NISTIR 7695 §5.3.2), lower case and
 # unquoted (the NVD's ``erlang\\/otp`` is the product ``erlang/otp``).
 _PRODUCT = re.compile(r"([aoh]):([a-z0-9._\-~!+&@/]+):([a-z0-9._\-~!+&@/]+)")
@@ -60,6 +60,14 @@ class MappingEntry:
     products: tuple[CpeProduct, ...]
     pattern: str | None = None
     ecosystem: str | None = None
+    # ``version = [regex, replacement]``: how the Nix version reads as the NVD's (issue #13:
+    # ``apache-kafka-2.13-3.9.1`` is Kafka 3.9.1 built for Scala 2.13; ``openjdk-8u472-b08``
+    # is Java 8 update 472, which the NVD writes ``1.8.0_472``).
+    version_rewrite: tuple[str, str] | None = None
+    # ``exclude = [["redhat:fuse", "Red Hat Fuse, an integration platform"]]``: vendors the
+    # NVD uses for one of the entry's product names that are another program, with the reason
+    # (issue #13: every vendor of the product is listed or excluded, checked against the NVD).
+    excluded: tuple[tuple[CpeProduct, str], ...] = ()
 
 
 def parse_cpe_product(text: str, target_sw: frozenset[str] | None = None) -> CpeProduct | None:
@@ -156,7 +164,44 @@ def _entry(index: int, table: object, origin: str) -> MappingEntry:
     ecosystem = table.get("ecosystem")
     if ecosystem is not None and not isinstance(ecosystem, str):
         raise AdvisoryError(f"{where}: 'ecosystem' must be a string")
-    return MappingEntry(names, tuple(products), pattern, ecosystem)
+    return MappingEntry(
+        names,
+        tuple(products),
+        pattern,
+        ecosystem,
+        _rewrite(table, where),
+        _excluded(table.get("exclude", []), where),
+    )
+
+
+def _excluded(value: object, where: str) -> tuple[tuple[CpeProduct, str], ...]:
+    """``exclude = [["vendor:product", "reason"], ...]``, checked."""
+    if not isinstance(value, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) and v for v in pair)
+        for pair in value
+    ):
+        raise AdvisoryError(f"{where}: 'exclude' must be a list of [vendor:product, reason] pairs")
+    found = []
+    for text, reason in value:
+        product = parse_cpe_product(text)
+        if product is None:
+            raise AdvisoryError(f"{where}: bad exclude {text!r} (want vendor:product)")
+        found.append((product, reason))
+    return tuple(found)
+
+
+def _rewrite(table: Mapping[str, object], where: str) -> tuple[str, str] | None:
+    """The entry's ``version = [regex, replacement]``, checked, or None."""
+    value = table.get("version")
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise AdvisoryError(f"{where}: 'version' must be [regex, replacement]")
+    try:
+        re.sub(value[0], value[1], "0")
+    except re.error as e:
+        raise AdvisoryError(f"{where}: bad 'version' {value!r}: {e}") from e
+    return value[0], value[1]
 
 
 def _cna_products(value: object, where: str) -> list[CpeProduct]:

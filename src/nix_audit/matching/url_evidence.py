@@ -36,6 +36,15 @@ ECOSYSTEM_LANGUAGES: dict[str, frozenset[str]] = {
     "ocaml": frozenset({"ocaml"}),
     "lua": frozenset({"lua"}),
     "haskell": frozenset({"haskell"}),
+    # Package sets named by attribute paths (``matching.ecosystem``); a set missing here
+    # (TeX Live, Typst, R) has no language word in CPEs: every heuristic hit is uncertain.
+    "node.js": frozenset({"node.js", "nodejs"}),
+    "erlang": frozenset({"erlang", "elixir"}),
+    "php": frozenset({"php"}),
+    "vim": frozenset({"vim"}),
+    "emacs": frozenset({"emacs", "gnu_emacs"}),
+    "gnome_shell": frozenset({"gnome_shell"}),
+    "kodi": frozenset({"kodi"}),
 }
 
 _MIRROR_ECOSYSTEM = {

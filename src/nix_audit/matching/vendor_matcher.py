@@ -23,6 +23,7 @@ from dataclasses import replace
 
 from nix_audit.advisories.interface import AdvisoryLookup
 from nix_audit.matching.configurations import MatchHit, records_matching_scoped
+from nix_audit.matching.ecosystem import package_set
 from nix_audit.matching.identity import Identity, identify
 from nix_audit.matching.interface import Matcher
 from nix_audit.matching.mapping_table import MappingTable
@@ -37,7 +38,7 @@ UNKNOWN_VERSION = "unknown version"
 UNKNOWN_STATUS = "unknown"
 UNKNOWN_STATUS_TEXT = "status unknown in the CVE record"
 
-_GroupKey = tuple[str, str, tuple[str, ...], tuple[str, ...]]
+_GroupKey = tuple[str, str, tuple[str, ...], tuple[str, ...], str | None]
 _Hit = tuple[str, MatchHit, str, Confidence]
 
 
@@ -87,7 +88,8 @@ def _group(packages: Sequence[Package]) -> dict[_GroupKey, list[Package]]:
     """Distinct packages grouped by what identity and version depend on, in input order."""
     groups: dict[_GroupKey, dict[Package, None]] = {}
     for p in packages:
-        groups.setdefault((p.pname, p.version, p.cpes, p.source_urls), {})[p] = None
+        key = (p.pname, p.version, p.cpes, p.source_urls, package_set(p.attribute, p.name))
+        groups.setdefault(key, {})[p] = None
     return {key: list(members) for key, members in groups.items()}
 
 
@@ -123,9 +125,9 @@ class VendorAwareMatcher(Matcher):
         evaluator.evaluate(lookup, self._requests(identities))
         findings: list[Finding] = []
         for key, members in groups:
-            for cve_id, hit, mapping, confidence in self._package_hits(
-                evaluator, identities[key], key[1]
-            ):
+            ident = identities[key]
+            hits = self._package_hits(evaluator, ident, ident.upstream_version(key[1]))
+            for cve_id, hit, mapping, confidence in hits:
                 findings.extend(
                     Finding(
                         package,
@@ -144,7 +146,8 @@ class VendorAwareMatcher(Matcher):
         """Each product to look up, with the distinct (scope, version, any_range) asked about
         it (lists, not sets: a whole nixpkgs asks about 140,000 products, issue #6)."""
         requests: dict[str, dict[_Request, None]] = {}
-        for (_, version, _, _), ident in identities.items():
+        for (_, nix_version, _, _, _), ident in identities.items():
+            version = ident.upstream_version(nix_version)
             unknown = self.unknown_versions and not is_orderable(version)
             for product, scope in ident.scopes.items():
                 requests.setdefault(product, {})[(scope, version, unknown)] = None
@@ -169,6 +172,10 @@ class VendorAwareMatcher(Matcher):
                     # Issue #12: the CVE record says it does not know; never a finding by
                     # default, shown marked with --show-uncertain.
                     text = f"{UNKNOWN_STATUS_TEXT} ({hit.version_range})"
+                    hit, confidence = replace(hit, version_range=text), Confidence.LOW
+                if hit.platform is not None:
+                    # Issue #13: the description limits the flaw to another system.
+                    text = f"{hit.platform} only, by its description ({hit.version_range})"
                     hit, confidence = replace(hit, version_range=text), Confidence.LOW
                 found = (cve_id, hit, mapping, confidence)
                 if _better(found, by_cve.get(cve_id)):

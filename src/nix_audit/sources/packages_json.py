@@ -39,12 +39,17 @@ class PackagesJsonSource(PackageSource):
         """Read the file; ``SourceError`` names the file and line (bad JSON) or the entry."""
         entries = _entries(load_json(self.file), self.file)
         return packages_of(
-            self.file, entries, lambda e, where: package_from_metadata(e, where=where)
+            self.file,
+            ((label, (attribute, entry)) for label, attribute, entry in entries),
+            lambda e, where: package_from_metadata(e[1], where=where, attribute=e[0]),
         )
 
 
-def package_from_metadata(entry: Mapping[str, object], *, where: str) -> Package | Skipped:
-    """One package's metadata to a ``Package``; ``where`` names the entry in errors."""
+def package_from_metadata(
+    entry: Mapping[str, object], *, where: str, attribute: str | None = None
+) -> Package | Skipped:
+    """One package's metadata to a ``Package``; ``where`` names the entry in errors and
+    ``attribute`` is its attribute path, when the file is keyed by attribute."""
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         raise SourceError(f"{where}: package has no 'name'")
@@ -71,6 +76,8 @@ def package_from_metadata(entry: Mapping[str, object], *, where: str) -> Package
         ),
         cpes=_cpes(meta.get("identifiers")),
         identified_from=IdentifiedFrom.METADATA,
+        attribute=attribute,
+        homepages=_homepages(meta.get("homepage")),
     )
 
 
@@ -106,6 +113,11 @@ def _cpes(identifiers: object) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _homepages(value: object) -> tuple[str, ...]:
+    """``meta.homepage``: one URL, or a list of them in some packages."""
+    return tuple(url for url in (_strings(value) or [_string(value)]) if url)
+
+
 def _string(value: object) -> str:
     return value if isinstance(value, str) else ""
 
@@ -114,20 +126,23 @@ def _strings(value: object) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
-def _entries(data: object, file: Path) -> Iterator[tuple[str, Mapping[str, object]]]:
-    """(label, package object) for each package, whatever the outer shape."""
+def _entries(data: object, file: Path) -> Iterator[tuple[str, str | None, Mapping[str, object]]]:
+    """(label, attribute path or None, package object) for each package, whatever the outer
+    shape."""
     if isinstance(data, dict):
         inner = data.get("packages")
         # The channel's packages.json wraps the attribute set; a package named by attribute
         # "packages" would itself carry a "name".
         if isinstance(inner, dict) and "name" not in inner:
             data = inner
-        items: list[tuple[str, object]] = [(f"attribute {k!r}", v) for k, v in data.items()]
+        items: list[tuple[str, str | None, object]] = [
+            (f"attribute {k!r}", str(k), v) for k, v in data.items()
+        ]
     elif isinstance(data, list):
-        items = [(f"entry {i}", v) for i, v in enumerate(data)]
+        items = [(f"entry {i}", None, v) for i, v in enumerate(data)]
     else:
         raise SourceError(f"{file}: expected an object or a list of packages")
-    for label, entry in items:
+    for label, attribute, entry in items:
         if not isinstance(entry, dict):
             raise SourceError(f"{file}: {label} is not an object")
-        yield label, entry
+        yield label, attribute, entry

@@ -8,7 +8,6 @@ the records alone. The bars hold on the cases as drawn and scaled to their popul
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,10 @@ from nix_audit.advisories.index import AdvisoryIndex
 from nix_audit.matching.vendor_matcher import VendorAwareMatcher
 from tests.accuracy.cases import AccuracyCase, load_cases, load_population
 from tests.accuracy.harness import Score, score, weighted
-from tests.corpus import build_cve_list_corpus_db
 
 DRAWN_CASES = Path(__file__).with_name("drawn_cases.toml")
 PRECISION_BAR = 0.97
 RECALL_BAR = 0.95
-
-
-@pytest.fixture(scope="module")
-def index(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdvisoryIndex]:
-    db = build_cve_list_corpus_db(shared_data, tmp_path_factory.getbasetemp())
-    with AdvisoryIndex(db / "index.sqlite") as opened:
-        yield opened
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +28,8 @@ def cases() -> list[AccuracyCase]:
 
 
 @pytest.fixture(scope="module")
-def result(index: AdvisoryIndex, cases: list[AccuracyCase]) -> Score:
-    return score(VendorAwareMatcher(), cases, index)
+def result(cve_list_index: AdvisoryIndex, cases: list[AccuracyCase]) -> Score:
+    return score(VendorAwareMatcher(), cases, cve_list_index)
 
 
 def test_the_drawn_set_is_large_enough_and_covers_every_population(

@@ -33,12 +33,13 @@ def test_malformed_exact_cpe_falls_back_to_the_table() -> None:
 @pytest.mark.parametrize(
     ("pname", "product", "vendors", "parts"),
     [
-        ("python3", "python", {"python"}, {"a"}),
-        ("python311", "python", {"python"}, {"a"}),
-        ("linux", "linux_kernel", {"linux"}, {"o", "a"}),  # a: CISA ADP's CPEs (issue #12)
+        ("python3", "python", {"python", "python_software_foundation"}, {"a"}),
+        ("python311", "python", {"python", "python_software_foundation"}, {"a"}),
+        # a: CISA ADP's CPEs (issue #12); kernel: old records (issue #13, test_mapping_gaps)
+        ("linux", "linux_kernel", {"linux", "kernel"}, {"o", "a"}),
         ("openssh", "openssh", {"openbsd"}, {"a"}),
         ("nodejs-slim", "node.js", {"nodejs", "joyent", "node.js"}, {"a"}),  # node.js: the CNA
-        ("git", "git", {"git-scm", "git"}, {"a"}),
+        ("git", "git", {"git-scm", "git", "git_project"}, {"a"}),
         ("firefox-esr-unwrapped", "firefox", {"mozilla"}, {"a"}),
         ("ShellCheck", "shellcheck", {"koalaman"}, {"a"}),
         ("mariadb-server", "mariadb", {"mariadb"}, {"a"}),

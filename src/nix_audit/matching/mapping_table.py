@@ -33,7 +33,9 @@ __all__ = [
 ]
 
 _RESOURCE = "cpe-mappings.toml"
-_KEYS = frozenset({"nix", "pattern", "cpe", "cna", "target_sw", "ecosystem", "version", "note"})
+_KEYS = frozenset(
+    {"nix", "pattern", "cpe", "cna", "target_sw", "ecosystem", "version", "exclude", "note"}
+)
 # part:vendor:product with CPE 2.3 value characters (NISTIR 7695 §5.3.2), lower case and
 # unquoted (the NVD's ``erlang\\/otp`` is the product ``erlang/otp``).
 _PRODUCT = re.compile(r"([aoh]):([a-z0-9._\-~!+&@/]+):([a-z0-9._\-~!+&@/]+)")
@@ -174,15 +176,20 @@ def _entry(index: int, table: object, origin: str) -> MappingEntry:
     )
 
 
+def _string_pairs(value: object, where: str, key: str, pair: str) -> list[tuple[str, str]]:
+    """A list of two-string lists (``cna``, ``exclude``), checked."""
+    if not isinstance(value, list) or not all(
+        isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) and v for v in item)
+        for item in value
+    ):
+        raise AdvisoryError(f"{where}: {key!r} must be a list of [{pair}] pairs")
+    return [(first, second) for first, second in value]
+
+
 def _excluded(value: object, where: str) -> tuple[tuple[CpeProduct, str], ...]:
     """``exclude = [["vendor:product", "reason"], ...]``, checked."""
-    if not isinstance(value, list) or not all(
-        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) and v for v in pair)
-        for pair in value
-    ):
-        raise AdvisoryError(f"{where}: 'exclude' must be a list of [vendor:product, reason] pairs")
     found = []
-    for text, reason in value:
+    for text, reason in _string_pairs(value, where, "exclude", "vendor:product, reason"):
         product = parse_cpe_product(text)
         if product is None:
             raise AdvisoryError(f"{where}: bad exclude {text!r} (want vendor:product)")
@@ -207,13 +214,8 @@ def _rewrite(table: Mapping[str, object], where: str) -> tuple[str, str] | None:
 def _cna_products(value: object, where: str) -> list[CpeProduct]:
     """``cna = [["Linux", "Linux"]]``: the CNA spellings (vendor, product) of the program in
     CVE records (issue #12), as the CPE words the index stores them under (``cve5_names``)."""
-    if not isinstance(value, list) or not all(
-        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) and v for v in pair)
-        for pair in value
-    ):
-        raise AdvisoryError(f"{where}: 'cna' must be a list of [vendor, product] pairs")
     products = []
-    for vendor, product in value:
+    for vendor, product in _string_pairs(value, where, "cna", "vendor, product"):
         name = cna_name(vendor, product)
         if name is None:
             raise AdvisoryError(f"{where}: cna {[vendor, product]!r} names no product")

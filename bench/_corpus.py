@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from _common import NIX_AUDIT, REPO, measure
 
+sys.path.insert(0, str(REPO))  # the name list's reader is shared with tests/accuracy
+from tests.accuracy.nixpkgs import derivation_name, nixpkgs_records
+
 OUT = REPO / "bench" / "out"
-NIXPKGS_FILE = "nixpkgs/nix-index-storepaths-x86_64-linux-2026.5.3.jsonl.gz"
 NIX_CONFIG = "sandbox = false\nsubstituters =\nexperimental-features = nix-command\n"
 
 
 def nixpkgs_names(shared: Path) -> Iterator[str]:
     """Every store-path record's derivation name (the output suffix, as in ``-dev``, removed)."""
-    with gzip.open(shared / NIXPKGS_FILE, "rt") as lines:
-        for line in lines:
-            record = json.loads(line)
-            name, output = record["name"], record["origin"]["output"]
-            if output != "out" and name.endswith("-" + output):
-                name = name[: -len(output) - 1]
-            yield name
+    return (derivation_name(record) for record in nixpkgs_records(shared))
 
 
 def sample_names(shared: Path, count: int, seed: int = 2026) -> list[str]:

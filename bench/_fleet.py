@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
-import json
 import os
 import pwd
 import random
@@ -27,10 +25,9 @@ from pathlib import Path
 
 import httpx
 from _common import NIX_AUDIT, _children, _rss_kb, _TreeSampler
-from _corpus import NIXPKGS_FILE
+from _corpus import nixpkgs_records
 
-from nix_audit.derivation.names import parse_drv_name, store_path_name
-from nix_audit.derivation.package import is_source_name
+from nix_audit.derivation.names import artifact_suffix, parse_drv_name, store_path_name
 from nix_audit.fleet.protocol import (
     ClosureUpload,
     HostReport,
@@ -90,29 +87,27 @@ def _runtime_paths(shared: Path) -> tuple[dict[str, ReportedPackage], set[str]]:
     packages: dict[str, ReportedPackage] = {}
     listed: Counter[str] = Counter()
     own: set[str] = set()  # paths listed under their own attribute (openssl under openssl)
-    with gzip.open(shared / NIXPKGS_FILE, "rt") as lines:
-        for line in lines:
-            record = json.loads(line)
-            origin = record["origin"]
-            if origin["output"] not in _RUNTIME_OUTPUTS or origin["system"] != _SYSTEM:
-                continue
-            path = f"{record['store_dir']}/{record['hash']}-{record['name']}"
-            listed[path] += 1
-            name = strip_output(store_path_name(path))
-            pname, version = parse_drv_name(name)
-            if origin["attr"] == pname:
-                own.add(path)
-            if path in packages:
-                continue
-            if not version or is_source_name(name):
-                continue  # the host's scanner skips these too
-            packages[path] = ReportedPackage(
-                name=name,
-                pname=pname,
-                version=version,
-                store_path=path,
-                identified_from="store-path-name",
-            )
+    for record in nixpkgs_records(shared):
+        origin = record["origin"]
+        if origin["output"] not in _RUNTIME_OUTPUTS or origin["system"] != _SYSTEM:
+            continue
+        path = f"{record['store_dir']}/{record['hash']}-{record['name']}"
+        listed[path] += 1
+        name = strip_output(store_path_name(path))
+        pname, version = parse_drv_name(name)
+        if origin["attr"] == pname:
+            own.add(path)
+        if path in packages:
+            continue
+        if not version or artifact_suffix(name) is not None:
+            continue  # the host's scanner skips these too
+        packages[path] = ReportedPackage(
+            name=name,
+            pname=pname,
+            version=version,
+            store_path=path,
+            identified_from="store-path-name",
+        )
     core: dict[str, str] = {}
     for path, package in sorted(packages.items()):
         if package.pname not in _CORE_PNAMES or package.name.endswith("-env"):

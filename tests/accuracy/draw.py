@@ -36,6 +36,14 @@ SIZES = {"default": 160, "uncertain": 80, "vulnix": 60}
 Pair = tuple[str, str]  # (attribute, CVE)
 
 
+def nixpkgs_packages(shared: Path) -> list[Package]:
+    """One package per nixpkgs attribute, read as a scan reads a channel's packages.json."""
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "packages.json"
+        listing.write_text(json.dumps(nixpkgs_packages_json(shared)))
+        return list(PackagesJsonSource(listing).collect().packages)
+
+
 def _pairs(findings: Iterable[Finding]) -> dict[Pair, Package]:
     return {(f.package.attribute or f.package.name, f.cve_id): f.package for f in findings}
 
@@ -86,10 +94,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1313)
     args = parser.parse_args()
     shared = shared_data_dir()
-    with tempfile.TemporaryDirectory() as tmp:
-        listing = Path(tmp) / "packages.json"
-        listing.write_text(json.dumps(nixpkgs_packages_json(shared)))
-        packages = list(PackagesJsonSource(listing).collect().packages)
+    packages = nixpkgs_packages(shared)
     with AdvisoryIndex(args.db / "index.sqlite") as index:
         found = populations(packages, index)
     drawn: dict[str, list[tuple[Pair, Package]]] = {}

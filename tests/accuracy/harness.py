@@ -63,6 +63,13 @@ def _reported(findings: Sequence[Finding]) -> set[tuple[Package, str]]:
     }
 
 
+def _kind(case: AccuracyCase, predicted: bool) -> str:
+    """``tp``, ``fp``, ``fn`` or ``tn``: ``affected`` is the positive class."""
+    if case.affected:
+        return "tp" if predicted else "fn"
+    return "fp" if predicted else "tn"
+
+
 def score(matcher: Matcher, cases: Sequence[AccuracyCase], lookup: AdvisoryLookup) -> Score:
     """Run ``matcher`` over every case's package and compare with the labels."""
     packages = [case_package(case) for case in cases]
@@ -74,7 +81,7 @@ def score(matcher: Matcher, cases: Sequence[AccuracyCase], lookup: AdvisoryLooku
         hit = (package, case.cve) in reported
         if hit:
             predicted.add(case.index)
-        kind = ("tp" if hit else "fn") if case.affected else ("fp" if hit else "tn")
+        kind = _kind(case, hit)
         counts[kind] += 1
         if kind in ("fp", "fn"):
             label = case.attribute or case.name
@@ -94,7 +101,7 @@ def weighted(result: Score, cases: Sequence[AccuracyCase], population: dict[str,
         stratum = case.stratum or ""
         weight = population[stratum] / drawn[stratum]
         hit = case.index in result.predicted
-        kind = ("tp" if hit else "fn") if case.affected else ("fp" if hit else "tn")
+        kind = _kind(case, hit)
         counts[kind] += weight
     tp, fp, fn, tn = (round(counts[kind]) for kind in ("tp", "fp", "fn", "tn"))
     return Score(tp=tp, fp=fp, fn=fn, tn=tn)

@@ -10,27 +10,38 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["NIXPKGS_FILE", "nixpkgs_packages_json"]
+__all__ = ["NIXPKGS_FILE", "derivation_name", "nixpkgs_packages_json", "nixpkgs_records"]
 
 NIXPKGS_FILE = "nixpkgs/nix-index-storepaths-x86_64-linux-2026.5.3.jsonl.gz"
+Record = dict[str, Any]
+
+
+def nixpkgs_records(shared: Path) -> Iterator[Record]:
+    """Each store-path record of the name list (``store_dir``, ``hash``, ``name``, ``origin``)."""
+    with gzip.open(shared / NIXPKGS_FILE, "rt") as lines:
+        for line in lines:
+            yield json.loads(line)
+
+
+def derivation_name(record: Record) -> str:
+    """The record's derivation name: its store-path name without the output suffix (``-dev``)."""
+    name: str = record["name"]
+    output: str = record["origin"]["output"]
+    if output != "out" and name.endswith("-" + output):
+        return name[: -len(output) - 1]
+    return name
 
 
 def nixpkgs_packages_json(shared: Path) -> dict[str, dict[str, str]]:
     """``{attribute: {"name": derivation name}}`` for every attribute of the name list."""
     names: dict[str, tuple[bool, str]] = {}
-    with gzip.open(shared / NIXPKGS_FILE, "rt") as lines:
-        for line in lines:
-            record = json.loads(line)
-            name, attribute, output = (
-                record["name"],
-                record["origin"]["attr"],
-                record["origin"]["output"],
-            )
-            is_out = output == "out"
-            if not is_out and name.endswith("-" + output):
-                name = name[: -len(output) - 1]
-            if attribute not in names or (is_out and not names[attribute][0]):
-                names[attribute] = (is_out, name)
+    for record in nixpkgs_records(shared):
+        attribute = record["origin"]["attr"]
+        is_out = record["origin"]["output"] == "out"
+        if attribute not in names or (is_out and not names[attribute][0]):
+            names[attribute] = (is_out, derivation_name(record))
     return {attribute: {"name": name} for attribute, (_, name) in sorted(names.items())}

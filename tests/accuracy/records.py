@@ -16,13 +16,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cve5_records", "nvd_records", "write_records"]
+__all__ = ["BASELINE", "cve5_records", "nvd_feeds", "nvd_records", "write_records"]
 
 BASELINE = "2024-10-24_all_CVEs_at_midnight.zip.zip"
 Record = dict[str, Any]
 
 
-def _nvd_feeds(shared: Path, cves: Iterable[str]) -> list[Path]:
+def nvd_feeds(shared: Path, cves: Iterable[str]) -> list[Path]:
+    """The feeds that can hold these CVEs: their years' (2002 holds 1999-2001 too), then
+    ``modified`` and ``recent``; those present only."""
     years = sorted({max(int(cve.split("-")[1]), 2002) for cve in cves})
     names = [f"nvdcve-2.0-{year}.json.gz" for year in years]
     names += ["nvdcve-2.0-modified.json.gz", "nvdcve-2.0-recent.json.gz"]
@@ -32,7 +34,7 @@ def _nvd_feeds(shared: Path, cves: Iterable[str]) -> list[Path]:
 def nvd_records(shared: Path, cves: set[str]) -> dict[str, Record]:
     """CVE id -> its newest NVD record (the ``cve`` object of the feed)."""
     found: dict[str, Record] = {}
-    for feed in _nvd_feeds(shared, cves):
+    for feed in nvd_feeds(shared, cves):
         with gzip.open(feed) as stream:
             for item in json.load(stream)["vulnerabilities"]:
                 record = item["cve"]
@@ -44,31 +46,28 @@ def nvd_records(shared: Path, cves: set[str]) -> dict[str, Record]:
     return found
 
 
-def _cve5_members(folder: Path) -> Iterator[bytes]:
+def _cve5_members(folder: Path, cves: set[str]) -> Iterator[bytes]:
+    """The record files of these CVEs, baseline first, then each delta in order."""
     with zipfile.ZipFile(folder / BASELINE) as outer:
         inner = io.BytesIO(outer.read("cves.zip"))
-    with zipfile.ZipFile(inner) as cves:
-        for name in cves.namelist():
-            if name.endswith(".json"):
-                yield cves.read(name)
+    with zipfile.ZipFile(inner) as baseline:
+        yield from (baseline.read(n) for n in baseline.namelist() if Path(n).stem in cves)
     for delta in sorted((folder / "deltas").glob("*.zip")):
         with zipfile.ZipFile(delta) as zf:
-            for name in zf.namelist():
-                if name.endswith(".json") and Path(name).name.startswith("CVE-"):
-                    yield zf.read(name)
+            yield from (
+                zf.read(n) for n in zf.namelist() if n.endswith(".json") and Path(n).stem in cves
+            )
 
 
 def cve5_records(shared: Path, cves: set[str]) -> dict[str, Record]:
-    """CVE id -> its newest CVE JSON 5 record."""
+    """CVE id -> its newest CVE JSON 5 record (the newest ``dateUpdated`` wins)."""
     found: dict[str, Record] = {}
-    for data in _cve5_members(shared / "cve5"):
+    for data in _cve5_members(shared / "cve5", cves):
         record = json.loads(data)
         meta = record["cveMetadata"]
         old = found.get(meta["cveId"])
         updated = meta.get("dateUpdated") or ""
-        if meta["cveId"] in cves and (
-            old is None or updated >= (old["cveMetadata"].get("dateUpdated") or "")
-        ):
+        if old is None or updated >= (old["cveMetadata"].get("dateUpdated") or ""):
             found[meta["cveId"]] = record
     return found
 

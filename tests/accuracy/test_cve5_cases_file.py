@@ -8,10 +8,7 @@ record. The verdicts themselves were read from the records by hand (README.md).
 
 from __future__ import annotations
 
-import io
-import json
 import re
-import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,10 +17,9 @@ import pytest
 
 from nix_audit.advisories.decode import iter_feed_records
 from tests.accuracy.cases import AccuracyCase, load_cases
+from tests.accuracy.records import BASELINE, cve5_records, nvd_feeds
 
 CVE5_CASES = Path(__file__).with_name("cve5_cases.toml")
-
-BASELINE = "2024-10-24_all_CVEs_at_midnight.zip.zip"
 
 # Trap classes of the brief and the fewest cases each must have.
 MINIMUM = {
@@ -149,34 +145,13 @@ def test_traps_of_the_brief_are_labelled_as_read(cases: list[AccuracyCase]) -> N
 # --- the records decide, and the reasons match them --------------------------------------------
 
 
-def _newest(records: dict[str, dict[str, Any]], data: bytes) -> None:
-    record = json.loads(data)
-    meta = record["cveMetadata"]
-    old = records.get(meta["cveId"])
-    if old is None or meta.get("dateUpdated", "") >= old["cveMetadata"].get("dateUpdated", ""):
-        records[meta["cveId"]] = record
-
-
 @pytest.fixture(scope="module")
 def records(shared_data: Path, cases: list[AccuracyCase]) -> dict[str, dict[str, Any]]:
     """CVE id -> its CVE JSON 5 record, baseline then hourly deltas (newest dateUpdated wins)."""
     folder = shared_data / "cve5"
     if not (folder / BASELINE).is_file():
         pytest.skip(f"CVE JSON 5 baseline not found in {folder}")
-    wanted = {c.cve for c in cases}
-    found: dict[str, dict[str, Any]] = {}
-    with zipfile.ZipFile(folder / BASELINE) as outer:
-        inner_zip = io.BytesIO(outer.read("cves.zip"))
-    with zipfile.ZipFile(inner_zip) as inner:
-        for name in inner.namelist():
-            if Path(name).stem in wanted:
-                _newest(found, inner.read(name))
-    for delta in sorted((folder / "deltas").glob("*.zip")):
-        with zipfile.ZipFile(delta) as zf:
-            for name in zf.namelist():
-                if name.endswith(".json") and Path(name).stem in wanted:
-                    _newest(found, zf.read(name))
-    return found
+    return cve5_records(shared_data, {c.cve for c in cases})
 
 
 @pytest.fixture(scope="module")
@@ -187,16 +162,8 @@ def nvd_configured(shared_data: Path, cases: list[AccuracyCase]) -> dict[str, bo
     1999-2001), plus the modified and recent feeds.
     """
     wanted = {c.cve for c in cases}
-    years = {max(int(cve.split("-")[1]), 2002) for cve in wanted}
-    names = [f"nvdcve-2.0-{y}.json.gz" for y in sorted(years)] + [
-        "nvdcve-2.0-modified.json.gz",
-        "nvdcve-2.0-recent.json.gz",
-    ]
     seen: dict[str, bool] = {}
-    for name in names:
-        path = shared_data / "nvd" / name
-        if not path.is_file():
-            continue
+    for path in nvd_feeds(shared_data, wanted):
         for record in iter_feed_records(path):
             if record.cve_id in wanted:
                 configured = bool(record.record.configurations)

@@ -132,6 +132,9 @@ def test_store_path_name_of_every_nixpkgs_path(shared_data: Path) -> None:
         ("commons-codec-1.4.pom", ".pom"),
         ("requests-2.31.0.tar.gz", ".tar.gz"),
         ("CVE-2019-13636.patch", ".patch"),
+        ("source", "source"),  # fetchFromGitHub's output
+        ("openssl-3.6.1-source", "-source"),
+        ("wheel-unpack-hook.sh", ".sh"),
         ("openssl-3.6.1", None),
         ("python3.13-tarsafe-0.0.5", None),
         ("zip-3.0", None),

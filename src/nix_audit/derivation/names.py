@@ -20,18 +20,21 @@ _VERSION_DASH_RE = re.compile(r"-(?=[^A-Za-z])", re.DOTALL)
 _STORE_PATH_RE = re.compile(r"/(?:[^/]+/)+[0-9a-df-np-sv-z]{32}-([A-Za-z0-9+\-._?=]+)/?")
 
 
-# Files that nixpkgs fetches or builds as inputs of a package, not packages themselves: source
-# archives (``firefox-148.0b15.source.tar.xz``, ``Python-3.12.13.tar.xz``), Java archives and
-# Maven metadata, language and distribution packages, disk images, patches (issue #13).
+# Store names of build inputs, not installed software (issue #13): source archives (fetchurl
+# names them after the file: ``firefox-148.0b15.source.tar.xz``, ``Python-3.12.13.tar.xz``),
+# patches, scripts, Java archives and Maven metadata, language and distribution packages, disk
+# images, and fetchFromGitHub & co., whose output is named "source" or "<repo>-source".
+# Matching them against CPEs would report the package they build a second time (or a patch as
+# the vulnerable program), so every source skips them, as vulnix does.
 _ARTIFACT = re.compile(
-    r"\.(?:tar(?:\.(?:gz|xz|bz2|zst|lz|lzma|z))?|tgz|tbz2?|txz|zip|7z|rar|jar|war|ear|pom|gem"
-    r"|whl|crate|nupkg|deb|rpm|msi|dmg|iso|vsix|xpi|patch|diff)$",
+    r"(?:\.(?:tar(?:\.(?:gz|xz|bz2|zst|lz|lzma|z))?|tgz|tbz2?|txz|zip|7z|rar|jar|war|ear|pom"
+    r"|gem|whl|crate|nupkg|deb|rpm|msi|dmg|iso|vsix|xpi|patch|diff|nix|sh)|-source|^source)$",
     re.IGNORECASE,
 )
 
 
 def artifact_suffix(name: str) -> str | None:
-    """The file suffix (``.tar.xz``) when a store name is a build input file, else None."""
+    """What makes a store name a build input (``.tar.xz``, ``-source``), else None."""
     found = _ARTIFACT.search(name)
     return found[0] if found is not None else None
 

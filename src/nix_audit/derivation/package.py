@@ -7,34 +7,16 @@ from pathlib import PurePosixPath
 
 from nix_audit.derivation.aterm import Derivation
 from nix_audit.derivation.attrs import derivation_attrs
-from nix_audit.derivation.names import parse_drv_name, store_path_name
+from nix_audit.derivation.names import artifact_suffix, parse_drv_name, store_path_name
 from nix_audit.derivation.patches import patched_cves
 from nix_audit.errors import DerivationError
 from nix_audit.models import Closure, Package, Skipped
 
-__all__ = ["ReadDerivation", "is_source_name", "package_from_derivation", "source_urls"]
+__all__ = ["ReadDerivation", "package_from_derivation", "source_urls"]
 
 # How a caller lends its parsed-derivation cache: a .drv path to its Derivation, or None
 # when the file is gone (sources/store.py's ``_Scan._read``).
 ReadDerivation = Callable[[str], Derivation | None]
-
-# Derivations whose output is an input to a build rather than installed software: source
-# archives (fetchurl names them after the file), patches, and fetchFromGitHub & co., whose
-# output is named "source" or "<repo>-source". Matching their names against CPEs would report
-# the package a second time (or report a patch as the vulnerable program), so they are skipped,
-# as vulnix does.
-_SOURCE_SUFFIXES = (
-    ".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".zip", ".patch", ".diff", ".tar",
-    ".gem", ".jar", ".whl", ".deb", ".rpm", ".nix", ".sh",
-    "-source",
-)  # fmt: skip
-_SOURCE_NAMES = frozenset({"source"})
-
-
-def is_source_name(name: str) -> bool:
-    """Whether a derivation or store path name is a source, a patch or a script, not a
-    package (also used for store paths whose ``.drv`` is gone: ``sources/store.py``)."""
-    return name in _SOURCE_NAMES or name.endswith(_SOURCE_SUFFIXES)
 
 
 def _skip_reason(drv: Derivation, name: str, version: str) -> str | None:
@@ -43,7 +25,7 @@ def _skip_reason(drv: Derivation, name: str, version: str) -> str | None:
     # fetcher: its content is known in advance, so it is a download, not a built program.
     if any(output.hash_algo or output.hash for output in drv.outputs):
         return "fixed-output derivation (a download)"
-    if is_source_name(name):
+    if artifact_suffix(name) is not None:
         return f"source or patch, not a package: {name}"
     if not version:
         return f"no version in name {name!r}"

@@ -93,6 +93,11 @@ def _group(packages: Sequence[Package]) -> dict[_GroupKey, list[Package]]:
     return {key: list(members) for key, members in groups.items()}
 
 
+def _uncertain(hit: MatchHit, why: str) -> tuple[MatchHit, Confidence]:
+    """The hit as a low-confidence one whose range says why: ``<why> (<range>)``."""
+    return replace(hit, version_range=f"{why} ({hit.version_range})"), Confidence.LOW
+
+
 def _better(new: _Hit, old: _Hit | None) -> bool:
     """A high-confidence hit beats a low one; otherwise the first (most specific) stays."""
     return old is None or (old[3] is Confidence.LOW and new[3] is Confidence.HIGH)
@@ -166,17 +171,14 @@ class VendorAwareMatcher(Matcher):
             for cve_id, hit in evaluator.hits(product, (scope, version, unknown)):
                 mapping, confidence = ident.judge(hit.criteria)
                 if unknown and not hit.version_range.startswith("= "):
-                    text = f"{UNKNOWN_VERSION} {version} ({hit.version_range})"
-                    hit, confidence = replace(hit, version_range=text), Confidence.LOW
+                    hit, confidence = _uncertain(hit, f"{UNKNOWN_VERSION} {version}")
                 if hit.status == UNKNOWN_STATUS:
                     # Issue #12: the CVE record says it does not know; never a finding by
                     # default, shown marked with --show-uncertain.
-                    text = f"{UNKNOWN_STATUS_TEXT} ({hit.version_range})"
-                    hit, confidence = replace(hit, version_range=text), Confidence.LOW
+                    hit, confidence = _uncertain(hit, UNKNOWN_STATUS_TEXT)
                 if hit.platform is not None:
                     # Issue #13: the description limits the flaw to another system.
-                    text = f"{hit.platform} only, by its description ({hit.version_range})"
-                    hit, confidence = replace(hit, version_range=text), Confidence.LOW
+                    hit, confidence = _uncertain(hit, f"{hit.platform} only, by its description")
                 found = (cve_id, hit, mapping, confidence)
                 if _better(found, by_cve.get(cve_id)):
                     by_cve[cve_id] = found

@@ -31,7 +31,7 @@ from nix_audit.derivation import (
     parse_drv_name,
     store_path_name,
 )
-from nix_audit.derivation.package import is_source_name
+from nix_audit.derivation.names import artifact_suffix
 from nix_audit.errors import DerivationError, SourceError
 from nix_audit.models import Closure, IdentifiedFrom, Package, Skipped
 from nix_audit.progress import Step, task
@@ -401,7 +401,7 @@ class _Scan:
             self._skip(path, str(e))
             return
         pname, version = parse_drv_name(name)
-        if not version or is_source_name(name):
+        if not version or artifact_suffix(name) is not None:
             self._skip(path, f"no derivation, and {name!r} does not name a versioned package")
             return
         self._by_name += 1
